@@ -1,0 +1,1 @@
+"""Build the lab stand-in for the Amazon CloudWatch agent (not the real agent; see README.md)."""
