@@ -49,9 +49,7 @@ def podman_env() -> dict[str, str]:
 
 def podman(*args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
     """Run podman with the project's configuration."""
-    return subprocess.run(
-        ["podman", *args], env=podman_env(), check=check, text=True, capture_output=capture
-    )
+    return subprocess.run(["podman", *args], env=podman_env(), check=check, text=True, capture_output=capture)
 
 
 def image_tag() -> str:

@@ -1,0 +1,504 @@
+"""The lab's AWS emulator: moto server plus the AWS behaviours the runbooks depend on.
+
+moto answers nearly every call careops makes, but it differs from AWS where a runbook's
+safety checks live: it restores to any point in time, ignores a forced failover, makes every
+resource available at once and has no account-level IMDS defaults. A rehearsal on such an
+emulator proves nothing about the checks that matter at 3 a.m., so this module patches moto
+in-process (the server runs in this same process) to behave like AWS there:
+
+- point-in-time restores outside the source's restorable window are refused, as are restores
+  of instances without automated backups; automated backups report their ``RestoreWindow``;
+- ``RebootDBInstance`` with ``ForceFailover`` moves a Multi-AZ primary to its secondary AZ and
+  emits failover events, and is refused for a single-AZ instance;
+- RDS instances and snapshots pass through ``creating``/``modifying``/``rebooting``/``renaming``
+  for a configurable time before they are ``available``;
+- ``Get/ModifyInstanceMetadataDefaults`` keep per-region account defaults;
+- Elastic Beanstalk environments keep their option settings (CreateEnvironment,
+  UpdateEnvironment, DescribeConfigurationSettings), which moto drops;
+- new S3 buckets get SSE-S3 default encryption, as AWS applies since January 2023, and
+  deleting a bucket's encryption configuration returns it to SSE-S3.
+
+Every behaviour is listed in docs/lab.md. Nothing here is imported by playbooks or roles.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ec2.responses import EC2Response
+from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
+from moto.elasticbeanstalk.responses import EBResponse
+from moto.rds import models as rds_models
+from moto.rds.exceptions import RDSClientError
+from moto.rds.responses import RDSResponse
+from moto.s3 import models as s3_models
+
+LOG = logging.getLogger("lab.emulator")
+
+SSE_S3_DEFAULT = {
+    "Rule": {
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+        "BucketKeyEnabled": "false",
+    }
+}
+
+
+@dataclass
+class LabSettings:
+    """Knobs of the emulated behaviours; changed at run time through ``/lab-api/settings``."""
+
+    # Seconds a resource spends in a transitional state. AWS takes minutes; tests want seconds.
+    transition_seconds: float = 2.0
+    # Called after an instance is restored (source id, target id, restore point) so the lab
+    # can give the new instance its own copy of the data as of that point.
+    on_restore: Callable[[str, str, dt.datetime], str | None] | None = None
+    # Called with (instance id, seconds) when an instance reboots, so connections fail then.
+    on_reboot: Callable[[str, float], None] | None = None
+    # Host and port that every DB instance endpoint resolves to (the lab's PostgreSQL).
+    db_endpoint: tuple[str, int] | None = None
+    instance_metadata_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+SETTINGS = LabSettings()
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    """moto hands times over as naive UTC datetimes or ISO strings; compare them as aware."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _client_error(code: str, message: str) -> RDSClientError:
+    return RDSClientError(code, message)
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def _busy(resource: Any, status: str, seconds: float | None = None) -> None:
+    """Show ``status`` for a while, then the resource's settled status again."""
+    seconds = SETTINGS.transition_seconds if seconds is None else seconds
+    if seconds <= 0:
+        return
+    resource.__dict__["lab_busy_status"] = status
+    resource.__dict__["lab_busy_until"] = time.monotonic() + seconds
+
+
+def _status_property() -> property:
+    def getter(self: Any) -> str:
+        until = self.__dict__.get("lab_busy_until")
+        if until is not None and time.monotonic() < until:
+            return self.__dict__["lab_busy_status"]
+        return self.__dict__.get("lab_status", "available")
+
+    def setter(self: Any, value: str) -> None:
+        self.__dict__["lab_status"] = value
+
+    return property(getter, setter)
+
+
+def _require_available(database: Any) -> None:
+    if database.status != "available":
+        raise _client_error(
+            "InvalidDBInstanceState",
+            f"DB instance {database.db_instance_identifier} is {database.status}, not available.",
+        )
+
+
+# --------------------------------------------------------------------------- RDS instances
+
+_LAB_KEYS = ("lab_status", "lab_busy_status", "lab_busy_until", "lab_created_at")
+
+
+def _patch_db_instance() -> None:
+    cls = rds_models.DBInstance
+    original_init = cls.__init__
+
+    def __init__(self: Any, backend: Any, **kwargs: Any) -> None:  # noqa: N807
+        for key in _LAB_KEYS:
+            kwargs.pop(key, None)
+        kwargs.pop("secondary_availability_zone", None)
+        original_init(self, backend, **kwargs)
+        self.__dict__["lab_created_at"] = _utcnow()
+        if SETTINGS.db_endpoint is not None:
+            self.port = SETTINGS.db_endpoint[1]
+        self.secondary_availability_zone = _secondary_az(self) if self.multi_az else None
+
+    cls.__init__ = __init__
+    cls.status = _status_property()
+
+    def address(self: Any) -> str:
+        if SETTINGS.db_endpoint is not None:
+            return SETTINGS.db_endpoint[0]
+        return f"{self.db_instance_identifier}.lab.{self.region}.rds.amazonaws.com"
+
+    cls.address = property(address)
+
+    def latest_restorable_time(self: Any) -> dt.datetime | None:
+        if not self.backup_retention_period:
+            return None
+        return _utcnow().replace(microsecond=0)
+
+    cls.latest_restorable_time = property(latest_restorable_time)
+
+    original_update = cls.update
+
+    def update(self: Any, **kwargs: Any) -> None:
+        original_update(self, **kwargs)
+        self.secondary_availability_zone = (
+            (getattr(self, "secondary_availability_zone", None) or _secondary_az(self))
+            if self.multi_az
+            else None
+        )
+
+    cls.update = update
+
+
+def earliest_restorable_time(database: Any) -> dt.datetime | None:
+    """Start of the restorable window: creation, or the retention period back from now."""
+    if not database.backup_retention_period:
+        return None
+    horizon = _utcnow() - dt.timedelta(days=int(database.backup_retention_period))
+    return max(database.__dict__["lab_created_at"], horizon).replace(microsecond=0)
+
+
+def _secondary_az(database: Any) -> str:
+    """Another AZ of the instance's subnet group, as AWS picks for a Multi-AZ standby."""
+    zones: list[str] = []
+    group = getattr(database, "db_subnet_group", None)
+    for subnet in getattr(group, "subnets", []) or []:
+        zone = getattr(subnet, "availability_zone", None)
+        if zone and zone not in zones:
+            zones.append(zone)
+    others = [zone for zone in zones if zone != database.availability_zone]
+    if others:
+        return others[0]
+    return f"{database.region}b" if not database.availability_zone.endswith("b") else f"{database.region}a"
+
+
+def _patch_automated_backups() -> None:
+    def restore_window(self: Any) -> dict[str, dt.datetime] | None:
+        database = self.backend.databases.get(self.db_instance_identifier)
+        if database is None or not database.backup_retention_period:
+            return None
+        return {
+            "EarliestTime": earliest_restorable_time(database),
+            "LatestTime": database.latest_restorable_time,
+        }
+
+    rds_models.DBInstanceAutomatedBackup.restore_window = property(restore_window)
+
+
+def _patch_backend() -> None:
+    backend_cls = rds_models.RDSBackend
+
+    original_create = backend_cls.create_db_instance
+
+    def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        database = original_create(self, db_kwargs)
+        _busy(database, "creating")
+        return database
+
+    backend_cls.create_db_instance = create_db_instance
+
+    original_modify = backend_cls.modify_db_instance
+
+    def modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        _require_available(self.describe_db_instances(db_instance_identifier)[0])
+        renaming = db_kwargs.get("new_db_instance_identifier") not in (None, db_instance_identifier)
+        database = original_modify(self, db_instance_identifier, db_kwargs)
+        _busy(database, "renaming" if renaming else "modifying")
+        return database
+
+    backend_cls.modify_db_instance = modify_db_instance
+
+    original_pitr = backend_cls.restore_db_instance_to_point_in_time
+
+    def restore_db_instance_to_point_in_time(
+        self: Any, source_db_identifier: str, target_db_identifier: str, overrides: dict[str, Any]
+    ) -> Any:
+        source = self.describe_db_instances(db_instance_identifier=source_db_identifier)[0]
+        restore_point = _validate_restore_point(source, overrides)
+        overrides = {
+            k: v for k, v in overrides.items() if k not in ("restore_time", "use_latest_restorable_time")
+        }
+        target = original_pitr(self, source_db_identifier, target_db_identifier, overrides)
+        _after_restore(target, source_db_identifier, restore_point)
+        return target
+
+    backend_cls.restore_db_instance_to_point_in_time = restore_db_instance_to_point_in_time
+
+    original_from_snapshot = backend_cls.restore_db_instance_from_db_snapshot
+
+    def restore_db_instance_from_db_snapshot(
+        self: Any, from_snapshot_id: str, overrides: dict[str, Any]
+    ) -> Any:
+        target = original_from_snapshot(self, from_snapshot_id, overrides)
+        name = from_snapshot_id.rsplit(":", 1)[-1]
+        snapshot = self.describe_db_snapshots(db_instance_identifier=None, db_snapshot_identifier=name)[0]
+        _after_restore(target, snapshot.database.db_instance_identifier, _aware(snapshot.created))
+        return target
+
+    backend_cls.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+
+    original_snapshot = backend_cls.create_db_snapshot
+
+    def create_db_snapshot(self: Any, *args: Any, **kwargs: Any) -> Any:
+        identifier = kwargs.get("db_instance_identifier") or (args[0] if args else None)
+        manual = kwargs.get("snapshot_type", "manual") == "manual"
+        if manual and identifier in self.databases:
+            _require_available(self.databases[identifier])
+        snapshot = original_snapshot(self, *args, **kwargs)
+        if manual:
+            _busy(snapshot, "creating")
+        return snapshot
+
+    backend_cls.create_db_snapshot = create_db_snapshot
+    rds_models.DBSnapshot.status = _status_property()
+
+    original_delete = backend_cls.delete_db_instance
+
+    def delete_db_instance(self: Any, *args: Any, **kwargs: Any) -> Any:
+        identifier = kwargs.get("db_instance_identifier") or (args[0] if args else None)
+        database = self.databases.get(identifier)
+        if database is not None and database.deletion_protection:
+            raise _client_error(
+                "InvalidParameterCombination",
+                "Cannot delete protected DB Instance, please disable deletion protection and try again.",
+            )
+        return original_delete(self, *args, **kwargs)
+
+    backend_cls.delete_db_instance = delete_db_instance
+
+
+def _validate_restore_point(source: Any, overrides: dict[str, Any]) -> dt.datetime:
+    """Refuse what AWS refuses: no backups, both or neither time options, outside the window."""
+    if not source.backup_retention_period:
+        raise _client_error(
+            "InvalidDBInstanceState",
+            f"Automated backups are not enabled for {source.db_instance_identifier}; "
+            "point-in-time restore is not possible.",
+        )
+    restore_time = overrides.get("restore_time")
+    use_latest = str(overrides.get("use_latest_restorable_time", "")).lower() == "true"
+    if restore_time and use_latest:
+        raise _client_error(
+            "InvalidParameterCombination",
+            "Cannot specify both RestoreTime and UseLatestRestorableTime.",
+        )
+    latest = source.latest_restorable_time
+    if use_latest:
+        return latest
+    if not restore_time:
+        raise _client_error(
+            "InvalidParameterCombination", "Either RestoreTime or UseLatestRestorableTime is required."
+        )
+    point = _aware(restore_time)
+    earliest = earliest_restorable_time(source)
+    if point < earliest or point > latest:
+        raise _client_error(
+            "InvalidRestoreFault",
+            f"Restore time {point.isoformat()} is outside the restorable window of "
+            f"{source.db_instance_identifier} ({earliest.isoformat()} to {latest.isoformat()}).",
+        )
+    return point
+
+
+def _after_restore(target: Any, source_id: str, restore_point: dt.datetime) -> None:
+    _busy(target, "creating")
+    target.__dict__["lab_restore_point"] = restore_point
+    if SETTINGS.on_restore is not None:
+        db_name = SETTINGS.on_restore(source_id, target.db_instance_identifier, restore_point)
+        if db_name:
+            target.db_name = db_name
+
+
+# --------------------------------------------------------------------------- failover
+
+_FAILOVER_EVENTS = {
+    "DB_INSTANCE_REBOOT": {"Categories": ["availability"], "Message": "DB instance restarted"},
+    "DB_INSTANCE_FAILOVER_START": {
+        "Categories": ["failover"],
+        "Message": "Multi-AZ instance failover started.",
+    },
+    "DB_INSTANCE_FAILOVER_FINISH": {
+        "Categories": ["failover"],
+        "Message": "Multi-AZ instance failover completed.",
+    },
+}
+
+
+def reboot(backend: Any, identifier: str, force_failover: bool) -> Any:
+    """RebootDBInstance as AWS does it, including the failover that moto ignores."""
+    database = backend.describe_db_instances(db_instance_identifier=identifier)[0]
+    _require_available(database)
+    if force_failover and not database.multi_az:
+        raise _client_error(
+            "InvalidParameterCombination",
+            f"{identifier} is not a Multi-AZ instance; ForceFailover cannot be used.",
+        )
+    if force_failover:
+        database.add_event("DB_INSTANCE_FAILOVER_START")
+        primary, standby = database.availability_zone, database.secondary_availability_zone
+        database.availability_zone, database.secondary_availability_zone = standby, primary
+        database.add_event("DB_INSTANCE_FAILOVER_FINISH")
+        LOG.info("failover of %s: primary moved from %s to %s", identifier, primary, standby)
+    database.add_event("DB_INSTANCE_REBOOT")
+    _busy(database, "rebooting")
+    if SETTINGS.on_reboot is not None:
+        SETTINGS.on_reboot(identifier, SETTINGS.transition_seconds)
+    return database
+
+
+def _patch_reboot() -> None:
+    rds_models.Event.EVENT_MAP.update(_FAILOVER_EVENTS)
+
+    def reboot_db_instance(self: Any) -> ActionResult:
+        identifier = self.params.get("DBInstanceIdentifier")
+        force = str(self.params.get("ForceFailover", "false")).lower() == "true"
+        return ActionResult({"DBInstance": reboot(self.backend, identifier, force)})
+
+    RDSResponse.reboot_db_instance = reboot_db_instance
+
+
+# --------------------------------------------------------------------------- EC2 IMDS defaults
+
+
+def _patch_imds_defaults() -> None:
+    def get_instance_metadata_defaults(self: Any) -> ActionResult:
+        account_level = SETTINGS.instance_metadata_defaults.get(self.region, {})
+        return ActionResult({"AccountLevel": dict(account_level)})
+
+    def modify_instance_metadata_defaults(self: Any) -> ActionResult:
+        self.error_on_dryrun()
+        current = SETTINGS.instance_metadata_defaults.setdefault(self.region, {})
+        for param, key in (
+            ("HttpTokens", "HttpTokens"),
+            ("HttpPutResponseHopLimit", "HttpPutResponseHopLimit"),
+            ("HttpEndpoint", "HttpEndpoint"),
+            ("InstanceMetadataTags", "InstanceMetadataTags"),
+        ):
+            value = self._get_param(param)
+            if value in (None, ""):
+                continue
+            if value == "no-preference":
+                current.pop(key, None)
+            else:
+                current[key] = int(value) if key == "HttpPutResponseHopLimit" else value
+        return ActionResult({"Return": True})
+
+    EC2Response.get_instance_metadata_defaults = get_instance_metadata_defaults
+    EC2Response.modify_instance_metadata_defaults = modify_instance_metadata_defaults
+
+
+# --------------------------------------------------------------------------- S3 encryption
+
+
+def _patch_s3_default_encryption() -> None:
+    backend_cls = s3_models.S3Backend
+    original_create = backend_cls.create_bucket
+
+    def create_bucket(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bucket = original_create(self, *args, **kwargs)
+        if bucket.encryption is None:
+            bucket.encryption = copy.deepcopy(SSE_S3_DEFAULT)
+        return bucket
+
+    def delete_bucket_encryption(self: Any, bucket_name: str) -> None:
+        self.get_bucket(bucket_name).encryption = copy.deepcopy(SSE_S3_DEFAULT)
+
+    backend_cls.create_bucket = create_bucket
+    backend_cls.delete_bucket_encryption = delete_bucket_encryption
+
+
+# --------------------------------------------------------------------------- Beanstalk options
+
+
+def _merge_options(env: Any, settings: list[dict[str, Any]], removals: list[dict[str, Any]]) -> None:
+    options: dict[tuple[str, str], str] = env.__dict__.setdefault("lab_options", {})
+    for item in removals:
+        options.pop((item.get("Namespace", ""), item.get("OptionName", "")), None)
+    for item in settings:
+        options[(item.get("Namespace", ""), item.get("OptionName", ""))] = str(item.get("Value", ""))
+
+
+def _find_environment(backend: Any, name: str) -> Any:
+    for env in backend.describe_environments():
+        if env.environment_name == name:
+            return env
+    raise InvalidParameterValueError(f"No Environment found for EnvironmentName = '{name}'.")
+
+
+def _patch_beanstalk_options() -> None:
+    original_create = EBResponse.create_environment
+
+    def create_environment(self: Any) -> ActionResult:
+        result = original_create(self)
+        env = _find_environment(self.elasticbeanstalk_backend, self._get_param("EnvironmentName"))
+        _merge_options(env, self._get_param("OptionSettings", []) or [], [])
+        return result
+
+    def update_environment(self: Any) -> ActionResult:
+        env = _find_environment(self.elasticbeanstalk_backend, self._get_param("EnvironmentName"))
+        _merge_options(
+            env,
+            self._get_param("OptionSettings", []) or [],
+            self._get_param("OptionsToRemove", []) or [],
+        )
+        env.date_updated = _utcnow()
+        return ActionResult(env)
+
+    def describe_configuration_settings(self: Any) -> ActionResult:
+        env = _find_environment(self.elasticbeanstalk_backend, self._get_param("EnvironmentName"))
+        options = env.__dict__.get("lab_options", {})
+        return ActionResult(
+            {
+                "ConfigurationSettings": [
+                    {
+                        "ApplicationName": env.application.application_name,
+                        "EnvironmentName": env.environment_name,
+                        "SolutionStackName": env.solution_stack_name,
+                        "DeploymentStatus": "deployed",
+                        "OptionSettings": [
+                            {"Namespace": ns, "OptionName": name, "Value": value}
+                            for (ns, name), value in sorted(options.items())
+                        ],
+                    }
+                ]
+            }
+        )
+
+    EBResponse.create_environment = create_environment
+    EBResponse.update_environment = update_environment
+    EBResponse.describe_configuration_settings = describe_configuration_settings
+
+
+_INSTALLED = threading.Event()
+
+
+def install() -> None:
+    """Apply every lab behaviour to moto, once per process."""
+    if _INSTALLED.is_set():
+        return
+    _patch_db_instance()
+    _patch_automated_backups()
+    _patch_backend()
+    _patch_reboot()
+    _patch_imds_defaults()
+    _patch_s3_default_encryption()
+    _patch_beanstalk_options()
+    _INSTALLED.set()
+    LOG.debug("lab behaviours installed on moto")
