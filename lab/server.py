@@ -7,6 +7,8 @@ Control API, beside the AWS endpoints on the same port (never used by playbooks)
 - ``GET /lab-api/health``: ``{"ready": true}`` once the estate is seeded;
 - ``POST /lab-api/settings``: ``{"transition_seconds": 0.5}`` changes how long resources
   stay in transitional states;
+- ``GET /lab-api/calls``: every AWS call since the last ``POST /lab-api/calls/reset``, as
+  ``{"service", "action", "mutating"}`` records; tests count write calls with it;
 - ``POST /lab-api/backdate``: ``{"db_instance_identifier": ID, "days": N}`` makes an instance
   look N days old, which widens its restorable window (tests use it).
 """
@@ -14,6 +16,7 @@ Control API, beside the AWS endpoints on the same port (never used by playbooks)
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -22,6 +25,7 @@ import socket
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -41,16 +45,86 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Verbs that change something in AWS. Anything else (Describe, Get, List, ...) is a read.
+MUTATING_PREFIXES = (
+    "Add",
+    "Apply",
+    "Associate",
+    "Attach",
+    "Authorize",
+    "Cancel",
+    "Copy",
+    "Create",
+    "Delete",
+    "Deregister",
+    "Detach",
+    "Disable",
+    "Disassociate",
+    "Enable",
+    "Failover",
+    "Import",
+    "Modify",
+    "Promote",
+    "Put",
+    "Reboot",
+    "Register",
+    "Remove",
+    "Replace",
+    "Reset",
+    "Restore",
+    "Revoke",
+    "Rotate",
+    "Run",
+    "Set",
+    "Start",
+    "Stop",
+    "Tag",
+    "Terminate",
+    "Untag",
+    "Update",
+)
+
+
+def classify(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """Name the service and action of one AWS request, and whether it writes."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    service = "unknown"
+    if "Credential=" in auth:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        service = scope[3] if len(scope) > 3 else service
+    action = ""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        action = target.rsplit(".", 1)[-1]
+    else:
+        params = parse_qs(environ.get("QUERY_STRING", ""))
+        if not params.get("Action") and body:
+            params = parse_qs(body.decode("utf-8", "replace"))
+        action = (params.get("Action") or [""])[0]
+    method = environ.get("REQUEST_METHOD", "GET")
+    if action:
+        mutating = action.startswith(MUTATING_PREFIXES)
+    else:
+        # REST services (S3 and friends): the HTTP method says it.
+        action = f"{method} {environ.get('PATH_INFO', '')}"
+        mutating = method in ("PUT", "POST", "DELETE", "PATCH")
+    return {"service": service, "action": action, "mutating": mutating}
+
+
 class LabApp:
     """WSGI app: the lab's control API in front of moto's dispatcher."""
 
     def __init__(self) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.ready = threading.Event()
+        self.calls: list[dict[str, Any]] = []
+        self._calls_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/lab-api/"):
+            if not path.startswith("/moto-api/"):
+                self._log_call(environ)
             return self.moto(environ, start_response)
         request = Request(environ)
         try:
@@ -60,10 +134,26 @@ class LabApp:
             response = Response(json.dumps({"error": str(error)}), status=400)
         return response(environ, start_response)
 
+    def _log_call(self, environ: dict[str, Any]) -> None:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        record = classify(environ, body)
+        with self._calls_lock:
+            self.calls.append(record)
+
     def control(self, action: str, request: Request) -> dict[str, Any]:
         if action == "health":
             return {"ready": self.ready.is_set()}
-        payload = request.get_json(force=True) if request.method == "POST" else {}
+        if action == "calls":
+            with self._calls_lock:
+                return {"calls": list(self.calls)}
+        if action == "calls/reset":
+            with self._calls_lock:
+                count = len(self.calls)
+                self.calls.clear()
+            return {"cleared": count}
+        payload = (request.get_json(force=True, silent=True) or {}) if request.method == "POST" else {}
         if action == "settings":
             emulator.SETTINGS.transition_seconds = float(payload["transition_seconds"])
             return {"transition_seconds": emulator.SETTINGS.transition_seconds}
