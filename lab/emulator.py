@@ -394,7 +394,8 @@ def _patch_imds_defaults() -> None:
             value = self._get_param(param)
             if value in (None, ""):
                 continue
-            if value == "no-preference":
+            # AWS spells "no preference" as a word for strings and as -1 for the hop limit.
+            if value in ("no-preference", "-1", -1):
                 current.pop(key, None)
             else:
                 current[key] = int(value) if key == "HttpPutResponseHopLimit" else value

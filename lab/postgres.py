@@ -77,6 +77,14 @@ class LabPostgres:
             return ["runuser", "-u", self._run_as, "--", *args]
         return list(args)
 
+    def _run(self, *command: str) -> None:
+        result = subprocess.run(self._cmd(*command), check=False, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{Path(command[0]).name} failed ({result.returncode}): "
+                f"{(result.stderr or result.stdout).strip()[-400:]}"
+            )
+
     def start(self) -> None:
         bin_dir = find_pg_bin()
         if bin_dir is None:
@@ -89,22 +97,12 @@ class LabPostgres:
         if self._run_as:
             user = pwd.getpwnam(self._run_as)
             os.chown(self.data_dir, user.pw_uid, user.pw_gid)
+            self.data_dir.parent.chmod(0o755)
         self.data_dir.chmod(0o700)
-        subprocess.run(
-            self._cmd(
-                str(bin_dir / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "-U",
-                "postgres",
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "-E",
-                "UTF8",
-            ),
-            check=True,
-            capture_output=True,
-        )
+        self._run(
+            str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
+            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+        )  # fmt: skip
         conf = self.data_dir / "postgresql.conf"
         with conf.open("a") as handle:
             handle.write(
@@ -114,19 +112,10 @@ class LabPostgres:
                 f"unix_socket_directories = '{self.data_dir}'\n"
                 "shared_buffers = 16MB\nmax_connections = 50\nfsync = off\n"
             )
-        subprocess.run(
-            self._cmd(
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.data_dir / "server.log"),
-                "-w",
-                "start",
-            ),
-            check=True,
-            capture_output=True,
-        )
+        self._run(
+            str(bin_dir / "pg_ctl"), "-D", str(self.data_dir),
+            "-l", str(self.data_dir / "server.log"), "-w", "start",
+        )  # fmt: skip
         with self._superuser("postgres") as cur:
             cur.execute(
                 sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD %s").format(sql.Identifier(ADMIN_ROLE)),

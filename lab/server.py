@@ -20,8 +20,10 @@ import io
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -181,7 +183,10 @@ def serve(state_dir: Path, port: int, transition_seconds: float) -> None:
     if find_pg_bin() is None:
         pg_note = "PostgreSQL server binaries not found: restored databases cannot be verified"
     else:
-        postgres = LabPostgres(state_dir / "pg", free_port())
+        # The server runs as the postgres user when the lab runs as root, and the state folder
+        # may sit under a private parent (pytest's tmp folders are 0700): use a folder of its own.
+        pg_dir = Path(tempfile.mkdtemp(prefix="careops-lab-pg-")) / "data"
+        postgres = LabPostgres(pg_dir, free_port())
         postgres.start()
         emulator.SETTINGS.db_endpoint = ("127.0.0.1", postgres.port)
         emulator.SETTINGS.on_restore = postgres.clone_at
@@ -258,4 +263,5 @@ def serve(state_dir: Path, port: int, transition_seconds: float) -> None:
     server.shutdown()
     if postgres is not None:
         postgres.stop()
+        shutil.rmtree(postgres.data_dir.parent, ignore_errors=True)
     LOG.info("lab stopped")
