@@ -99,9 +99,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     yield Lab(state=state, env=lab_env)
-    subprocess.run(
-        [sys.executable, "-m", "lab", "down"], cwd=ROOT, env=env, capture_output=True, check=False
-    )
+    subprocess.run([sys.executable, "-m", "lab", "down"], cwd=ROOT, env=env, capture_output=True, check=False)
 
 
 def run_playbook(
