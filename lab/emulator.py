@@ -10,6 +10,7 @@ in-process (the server runs in this same process) to behave like AWS there:
   of instances without automated backups; automated backups report their ``RestoreWindow``;
 - ``RebootDBInstance`` with ``ForceFailover`` moves a Multi-AZ primary to its secondary AZ and
   emits failover events, and is refused for a single-AZ instance;
+- gp3 instances report their baseline IOPS and throughput, as AWS does;
 - RDS instances and snapshots pass through ``creating``/``modifying``/``rebooting``/``renaming``
   for a configurable time before they are ``available``;
 - ``Get/ModifyInstanceMetadataDefaults`` keep per-region account defaults;
@@ -136,6 +137,11 @@ def _patch_db_instance() -> None:
         if SETTINGS.db_endpoint is not None:
             self.port = SETTINGS.db_endpoint[1]
         self.secondary_availability_zone = _secondary_az(self) if self.multi_az else None
+        if self.storage_type == "gp3":
+            # AWS reports gp3's baseline (3,000 IOPS and 125 MiB/s below 400 GiB); moto leaves
+            # both unset, and amazon.aws.rds_instance reads both on every modify (rename, tags).
+            self.iops = self.iops or 3000
+            self.storage_throughput = self.storage_throughput or 125
 
     cls.__init__ = __init__
     cls.status = _status_property()
