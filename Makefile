@@ -47,14 +47,16 @@ lint: setup
 	@echo "== ansible-lint (production profile)"
 	@$(BIN)/ansible-lint --strict
 
-pytest: setup
+pytest: setup image
 	@echo "== pytest"
 	@$(BIN)/pytest
 
 molecule: setup image
-	@for scenario in $$(ls -d molecule/*/ 2>/dev/null | xargs -rn1 basename); do \
+	@for config in molecule/*/molecule.yml; do \
+	  [ -f "$$config" ] || continue; \
+	  scenario=$$(basename "$$(dirname "$$config")"); \
 	  echo "== molecule test -s $$scenario"; \
-	  $(BIN)/molecule test -s $$scenario; \
+	  $(BIN)/molecule test -s "$$scenario"; \
 	done
 
 test: lint pytest molecule
