@@ -9,6 +9,9 @@ Control API, beside the AWS endpoints on the same port (never used by playbooks)
   stay in transitional states;
 - ``GET /lab-api/calls``: every AWS call since the last ``POST /lab-api/calls/reset``, as
   ``{"service", "action", "mutating"}`` records; tests count write calls with it;
+- ``POST /lab-api/settings`` with ``{"fault_rate": 0.2, "throttle_share": 0.8, "seed": 1}``
+  fails that share of AWS requests with throttling errors or 503s; ``GET /lab-api/faults``
+  counts what was injected;
 - ``POST /lab-api/backdate``: ``{"db_instance_identifier": ID, "days": N}`` makes an instance
   look N days old, which widens its restorable window (tests use it).
 """
@@ -20,6 +23,7 @@ import io
 import json
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -113,6 +117,81 @@ def classify(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
     return {"service": service, "action": action, "mutating": mutating}
 
 
+def _protocol(environ: dict[str, Any], record: dict[str, Any]) -> str:
+    """How the service spells its errors: ec2, query (XML), json, or rest (S3-style XML)."""
+    if record["service"] == "ec2":
+        return "ec2"
+    if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", ""):
+        return "json"
+    if record["action"] and " " not in record["action"]:
+        return "query"
+    return "rest"
+
+
+class FaultInjector:
+    """Fails a share of AWS requests the way AWS does under load, before they take effect.
+
+    ``rate`` is the share of requests that fail; of those, ``throttle_share`` are throttling
+    errors and the rest HTTP 503s. A failed request changes nothing, as on AWS, so a client
+    that retries correctly ends with the same result as without faults.
+    """
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self.throttle_share = 0.8
+        self.injected: dict[str, int] = {"throttle": 0, "unavailable": 0}
+        self._random = random.Random()  # noqa: S311 - fault injection, not cryptography
+        self._lock = threading.Lock()
+
+    def configure(self, rate: float, throttle_share: float, seed: int | None) -> None:
+        if not 0 <= rate < 1 or not 0 <= throttle_share <= 1:
+            raise ValueError("fault_rate must be in [0, 1) and throttle_share in [0, 1]")
+        with self._lock:
+            self.rate, self.throttle_share = rate, throttle_share
+            self._random.seed(seed)
+            self.injected = {"throttle": 0, "unavailable": 0}
+
+    def draw(self, record: dict[str, Any]) -> Response | None:
+        with self._lock:
+            if self.rate <= 0 or self._random.random() >= self.rate:
+                return None
+            throttle = self._random.random() < self.throttle_share
+            self.injected["throttle" if throttle else "unavailable"] += 1
+        return _error_response(record["protocol"], throttle)
+
+
+# Each protocol's throttling error code, and the HTTP status AWS sends with it.
+_THROTTLE = {
+    "json": ("ThrottlingException", 400),
+    "ec2": ("RequestLimitExceeded", 503),
+    "rest": ("SlowDown", 503),
+    "query": ("Throttling", 400),
+}
+
+
+def _error_response(protocol: str, throttle: bool) -> Response:
+    """An error as the service's protocol spells it, so clients parse and classify it."""
+    code, status = _THROTTLE[protocol] if throttle else ("ServiceUnavailable", 503)
+    message = f"{'Rate exceeded' if throttle else 'Service unavailable'} (lab fault injection)"
+    if protocol == "json":
+        body = json.dumps({"__type": code, "message": message})
+        return Response(body, status=status, content_type="application/x-amz-json-1.1")
+    if protocol == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+            "</Errors><RequestID>lab</RequestID></Response>"
+        )
+        return Response(body, status=status, content_type="text/xml")
+    if protocol == "rest":
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        return Response(body, status=status, content_type="application/xml")
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+        "</Error><RequestId>lab</RequestId></ErrorResponse>"
+    )
+    return Response(body, status=status, content_type="text/xml")
+
+
 class LabApp:
     """WSGI app: the lab's control API in front of moto's dispatcher."""
 
@@ -121,12 +200,16 @@ class LabApp:
         self.ready = threading.Event()
         self.calls: list[dict[str, Any]] = []
         self._calls_lock = threading.Lock()
+        self.faults = FaultInjector()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/lab-api/"):
             if not path.startswith("/moto-api/"):
-                self._log_call(environ)
+                record = self._log_call(environ)
+                fault = self.faults.draw(record)
+                if fault is not None:
+                    return fault(environ, start_response)
             return self.moto(environ, start_response)
         request = Request(environ)
         try:
@@ -136,13 +219,15 @@ class LabApp:
             response = Response(json.dumps({"error": str(error)}), status=400)
         return response(environ, start_response)
 
-    def _log_call(self, environ: dict[str, Any]) -> None:
+    def _log_call(self, environ: dict[str, Any]) -> dict[str, Any]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         record = classify(environ, body)
+        record["protocol"] = _protocol(environ, record)
         with self._calls_lock:
             self.calls.append(record)
+        return record
 
     def control(self, action: str, request: Request) -> dict[str, Any]:
         if action == "health":
@@ -157,8 +242,20 @@ class LabApp:
             return {"cleared": count}
         payload = (request.get_json(force=True, silent=True) or {}) if request.method == "POST" else {}
         if action == "settings":
-            emulator.SETTINGS.transition_seconds = float(payload["transition_seconds"])
-            return {"transition_seconds": emulator.SETTINGS.transition_seconds}
+            if "transition_seconds" in payload:
+                emulator.SETTINGS.transition_seconds = float(payload["transition_seconds"])
+            if "fault_rate" in payload:
+                self.faults.configure(
+                    float(payload["fault_rate"]),
+                    float(payload.get("throttle_share", 0.8)),
+                    payload.get("seed"),
+                )
+            return {
+                "transition_seconds": emulator.SETTINGS.transition_seconds,
+                "fault_rate": self.faults.rate,
+            }
+        if action == "faults":
+            return {"rate": self.faults.rate, "injected": dict(self.faults.injected)}
         if action == "backdate":
             database = rds_backend(payload.get("region", estate.PRIMARY)).databases[
                 payload["db_instance_identifier"]
