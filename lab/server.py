@@ -8,7 +8,9 @@ Control API, beside the AWS endpoints on the same port (never used by playbooks)
 - ``POST /lab-api/settings``: ``{"transition_seconds": 0.5}`` changes how long resources
   stay in transitional states;
 - ``GET /lab-api/calls``: every AWS call since the last ``POST /lab-api/calls/reset``, as
-  ``{"service", "action", "mutating"}`` records; tests count write calls with it;
+  ``{"service", "region", "action", "mutating"}`` records, plus ``query`` for REST calls (S3's
+  ``?encryption`` and the like name the operation there); tests count write calls with it and
+  scripts/iam_from_calls.py derives IAM actions from it;
 - ``POST /lab-api/settings`` with ``{"fault_rate": 0.2, "throttle_share": 0.8, "seed": 1}``
   fails that share of AWS requests with throttling errors or 503s; ``GET /lab-api/faults``
   counts what was injected;
@@ -94,10 +96,11 @@ MUTATING_PREFIXES = (
 def classify(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
     """Name the service and action of one AWS request, and whether it writes."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
-    service = "unknown"
+    service, region = "unknown", ""
     if "Credential=" in auth:
         scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
         service = scope[3] if len(scope) > 3 else service
+        region = scope[2] if len(scope) > 3 else region
     action = ""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
@@ -108,13 +111,16 @@ def classify(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
             params = parse_qs(body.decode("utf-8", "replace"))
         action = (params.get("Action") or [""])[0]
     method = environ.get("REQUEST_METHOD", "GET")
+    record: dict[str, Any] = {"service": service, "region": region}
     if action:
         mutating = action.startswith(MUTATING_PREFIXES)
     else:
-        # REST services (S3 and friends): the HTTP method says it.
+        # REST services (S3 and friends): the HTTP method says it; the query names the operation
+        # (GET /bucket?encryption is GetBucketEncryption, not ListObjects).
         action = f"{method} {environ.get('PATH_INFO', '')}"
         mutating = method in ("PUT", "POST", "DELETE", "PATCH")
-    return {"service": service, "action": action, "mutating": mutating}
+        record["query"] = environ.get("QUERY_STRING", "")
+    return {**record, "action": action, "mutating": mutating}
 
 
 def _protocol(environ: dict[str, Any], record: dict[str, Any]) -> str:
