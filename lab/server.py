@@ -8,9 +8,10 @@ Control API, beside the AWS endpoints on the same port (never used by playbooks)
 - ``POST /lab-api/settings``: ``{"transition_seconds": 0.5}`` changes how long resources
   stay in transitional states;
 - ``GET /lab-api/calls``: every AWS call since the last ``POST /lab-api/calls/reset``, as
-  ``{"service", "region", "action", "mutating"}`` records, plus ``query`` for REST calls (S3's
-  ``?encryption`` and the like name the operation there); tests count write calls with it and
-  scripts/iam_from_calls.py derives IAM actions from it;
+  ``{"service", "region", "action", "mutating", "status"}`` records, plus ``query`` for REST
+  calls (S3's ``?encryption`` and the like name the operation there); tests count write calls
+  with it, scripts/iam_from_calls.py derives IAM actions from it, and the least-privilege tests
+  find AccessDenied answers (403) that a module might have swallowed;
 - ``POST /lab-api/settings`` with ``{"fault_rate": 0.2, "throttle_share": 0.8, "seed": 1}``
   fails that share of AWS requests with throttling errors or 503s; ``GET /lab-api/faults``
   counts what was injected;
@@ -213,9 +214,15 @@ class LabApp:
         if not path.startswith("/lab-api/"):
             if not path.startswith("/moto-api/"):
                 record = self._log_call(environ)
+
+                def recording_start_response(status: str, headers: Any, *rest: Any) -> Any:
+                    record["status"] = int(status.split(" ", 1)[0])
+                    return start_response(status, headers, *rest)
+
                 fault = self.faults.draw(record)
                 if fault is not None:
-                    return fault(environ, start_response)
+                    return fault(environ, recording_start_response)
+                return self.moto(environ, recording_start_response)
             return self.moto(environ, start_response)
         request = Request(environ)
         try:
