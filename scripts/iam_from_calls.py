@@ -309,6 +309,37 @@ def skeleton(actions: list[str], playbook: str) -> dict[str, Any]:
     }
 
 
+def is_playbook(path: Path) -> bool:
+    """Whether a YAML file is a playbook: a list of plays, not an argument spec or vars file."""
+    import yaml  # noqa: PLC0415 - PyYAML comes with ansible-core
+
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return False
+    return (
+        isinstance(document, list)
+        and bool(document)
+        and all(
+            isinstance(play, dict)
+            and bool({"hosts", "import_playbook", "ansible.builtin.import_playbook"} & set(play))
+            for play in document
+        )
+    )
+
+
+def committed_playbooks() -> list[str]:
+    """Every playbook git tracks under playbooks/: the tests cover what is committed, no more."""
+    listed = subprocess.run(
+        ["git", "ls-files", "playbooks/*.yml", "playbooks/**/*.yml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return sorted({p for p in listed if (ROOT / p).is_file() and is_playbook(ROOT / p)})
+
+
 def lab_environment(lab_dir: Path) -> tuple[dict[str, str], str]:
     """Environment that points ansible-playbook at the lab in ``lab_dir``, and its endpoint."""
     state = json.loads((lab_dir / "state.json").read_text())
