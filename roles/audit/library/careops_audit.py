@@ -3,6 +3,23 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+try:
+    from botocore.config import Config
+except ImportError:
+    Config = None  # AnsibleAWSModule reports the missing botocore itself
+
+from ansible.module_utils.careops_audit.checks import (
+    SEVERITY_RANK,
+    Evaluation,
+    Settings,
+    summarise,
+)
+from ansible.module_utils.careops_audit.collect import Collector
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
 DOCUMENTATION = r"""
 ---
 module: careops_audit
@@ -138,23 +155,6 @@ duration_seconds:
   type: float
 """
 
-import time
-from typing import Any
-
-try:
-    from botocore.config import Config
-except ImportError:
-    Config = None  # AnsibleAWSModule reports the missing botocore itself
-
-from ansible.module_utils.careops_audit.checks import (
-    SEVERITY_RANK,
-    Evaluation,
-    Settings,
-    summarise,
-)
-from ansible.module_utils.careops_audit.collect import Collector
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
 
 def main() -> None:
     """Read, evaluate, return; never write."""
@@ -177,7 +177,9 @@ def main() -> None:
     if not regions:
         module.fail_json(msg="careops_audit needs at least one region in 'regions'.")
     if not params["catalogue"].get("controls"):
-        module.fail_json(msg="The catalogue has no 'controls' list; pass controls/catalogue.yml loaded as YAML.")
+        module.fail_json(
+            msg="The catalogue has no 'controls' list; pass controls/catalogue.yml loaded as YAML."
+        )
     config = Config(
         retries={"max_attempts": params["retries"], "mode": "standard"},
         max_pool_connections=max(10, params["max_workers"]),

@@ -279,7 +279,11 @@ def _resolve_template_tokens(region_templates: list[dict[str, Any]], spec: dict[
             number = str(version.get("VersionNumber"))
             is_default = bool(version.get("DefaultVersion"))
             is_latest = number == str(template.get("LatestVersionNumber"))
-            if wanted == number or (wanted == "$Default" and is_default) or (wanted == "$Latest" and is_latest):
+            if (
+                wanted == number
+                or (wanted == "$Default" and is_default)
+                or (wanted == "$Latest" and is_latest)
+            ):
                 data = version.get("LaunchTemplateData") or {}
                 return (data.get("MetadataOptions") or {}).get("HttpTokens", "optional")
         return None
@@ -290,11 +294,15 @@ def _resolve_template_tokens(region_templates: list[dict[str, Any]], spec: dict[
 def imds_asgs(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
     for region in _regions(ctx):
         templates = ctx.inventory.get(region, "launch_templates") or []
-        configs = {c["LaunchConfigurationName"]: c for c in ctx.inventory.get(region, "launch_configurations") or []}
+        configs = {
+            c["LaunchConfigurationName"]: c for c in ctx.inventory.get(region, "launch_configurations") or []
+        }
         for group in ctx.inventory.get(region, "asgs") or []:
             tags = tags_of(group)
             spec = group.get("LaunchTemplate") or (
-                (group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate", {}).get("LaunchTemplateSpecification")
+                (group.get("MixedInstancesPolicy") or {})
+                .get("LaunchTemplate", {})
+                .get("LaunchTemplateSpecification")
             )
             if spec:
                 source = f"launch template {spec.get('LaunchTemplateName') or spec.get('LaunchTemplateId')}"
@@ -315,7 +323,8 @@ def imds_asgs(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
                 "message": (
                     f"Launches from {source}, which requires IMDSv2."
                     if passed
-                    else f"Launches from {source}, which allows IMDSv1 (HttpTokens={tokens}); fixed through IMDS-02."
+                    else f"Launches from {source}, which allows IMDSv1 (HttpTokens={tokens}); "
+                    "fixed through IMDS-02."
                 ),
             }
 
@@ -345,7 +354,13 @@ def _beanstalk_envs(ctx: Context) -> Iterator[tuple[str, dict[str, Any], dict[st
 
 
 def _beanstalk_finding(
-    region: str, env: dict[str, Any], tags: dict[str, str], passed: bool, message: str, settings: list[dict[str, str]]
+    region: str,
+    env: dict[str, Any],
+    tags: dict[str, str],
+    *,
+    passed: bool,
+    message: str,
+    settings: list[dict[str, str]],
 ) -> Finding:
     return {
         "passed": passed,
@@ -372,9 +387,15 @@ def imds_beanstalk(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
             region,
             env,
             tags,
-            passed,
-            f"Option DisableIMDSv1 is {value}.",
-            [{"Namespace": "aws:autoscaling:launchconfiguration", "OptionName": "DisableIMDSv1", "Value": "true"}],
+            passed=passed,
+            message=f"Option DisableIMDSv1 is {value}.",
+            settings=[
+                {
+                    "Namespace": "aws:autoscaling:launchconfiguration",
+                    "OptionName": "DisableIMDSv1",
+                    "Value": "true",
+                }
+            ],
         )
 
 
@@ -386,7 +407,9 @@ def _covers(permission: dict[str, Any], port: Any) -> bool:
     if protocol == "-1":
         return True
     if port == "all":
-        return protocol in ("tcp", "6") and permission.get("FromPort") == 0 and permission.get("ToPort") == 65535
+        return (
+            protocol in ("tcp", "6") and permission.get("FromPort") == 0 and permission.get("ToPort") == 65535
+        )
     if protocol not in ("tcp", "6"):
         return False
     low, high = permission.get("FromPort"), permission.get("ToPort")
@@ -409,7 +432,11 @@ def _internet_rules(permission: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _rule_text(rule: dict[str, Any]) -> str:
-    ports = "all" if rule["ip_protocol"] == "-1" else f"{rule['ip_protocol']}/{rule['from_port']}-{rule['to_port']}"
+    ports = (
+        "all"
+        if rule["ip_protocol"] == "-1"
+        else f"{rule['ip_protocol']}/{rule['from_port']}-{rule['to_port']}"
+    )
     return f"{ports} from {rule.get('cidr_ip') or rule.get('cidr_ipv6')}"
 
 
@@ -493,7 +520,9 @@ def tier_allow_lists(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
 
 def _expand(permission: dict[str, Any]) -> Iterator[dict[str, Any]]:
     protocol = str(permission.get("IpProtocol"))
-    ports = "all" if protocol == "-1" else f"{protocol}/{permission.get('FromPort')}-{permission.get('ToPort')}"
+    ports = (
+        "all" if protocol == "-1" else f"{protocol}/{permission.get('FromPort')}-{permission.get('ToPort')}"
+    )
     base = {"protocol": protocol, "from": permission.get("FromPort"), "to": permission.get("ToPort")}
     for item in permission.get("IpRanges", []):
         yield {**base, "source": item.get("CidrIp"), "text": f"{ports} from {item.get('CidrIp')}"}
@@ -596,7 +625,13 @@ def rds_dr_replication(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]
 
 
 def _simple_db_control(
-    control_id: str, field_name: str, wanted: bool, text: str, fix_key: str | None, only_production: bool = False
+    control_id: str,
+    field_name: str,
+    wanted: bool,
+    text: str,
+    *,
+    fix_key: str | None,
+    only_production: bool = False,
 ) -> None:
     def evaluate(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
         production = set(ctx.params.get("production_environments", ["production"]))
@@ -613,12 +648,24 @@ def _simple_db_control(
     control(control_id)(evaluate)
 
 
-_simple_db_control("RDS-04", "DeletionProtection", True, "Deletion protection", "deletion_protection")
-_simple_db_control("RDS-05", "MultiAZ", True, "Multi-AZ", None, only_production=True)
-_simple_db_control("RDS-06", "PerformanceInsightsEnabled", True, "Performance Insights", None, only_production=True)
-_simple_db_control("RDS-07", "PubliclyAccessible", False, "Public accessibility", "publicly_accessible")
-_simple_db_control("RDS-08", "CopyTagsToSnapshot", True, "Copying tags to snapshots", "copy_tags_to_snapshot")
-_simple_db_control("RDS-09", "AutoMinorVersionUpgrade", True, "Auto minor version upgrade", "auto_minor_version_upgrade")
+_simple_db_control("RDS-04", "DeletionProtection", True, "Deletion protection", fix_key="deletion_protection")
+_simple_db_control("RDS-05", "MultiAZ", True, "Multi-AZ", fix_key=None, only_production=True)
+_simple_db_control(
+    "RDS-06", "PerformanceInsightsEnabled", True, "Performance Insights", fix_key=None, only_production=True
+)
+_simple_db_control(
+    "RDS-07", "PubliclyAccessible", False, "Public accessibility", fix_key="publicly_accessible"
+)
+_simple_db_control(
+    "RDS-08", "CopyTagsToSnapshot", True, "Copying tags to snapshots", fix_key="copy_tags_to_snapshot"
+)
+_simple_db_control(
+    "RDS-09",
+    "AutoMinorVersionUpgrade",
+    True,
+    "Auto minor version upgrade",
+    fix_key="auto_minor_version_upgrade",
+)
 
 
 # ---------------------------------------------------------------------- S3
@@ -629,14 +676,17 @@ def _buckets(ctx: Context) -> Iterator[tuple[dict[str, Any], Finding]]:
         if bucket.get("Region") not in ctx.inventory.regions or bucket.get("Tags") is None:
             continue
         tags = tags_of(bucket, "Tags")
-        yield bucket, {
-            "resource_id": bucket["Name"],
-            "resource_arn": f"arn:aws:s3:::{bucket['Name']}",
-            "region": bucket["Region"],
-            "environment": environment_of(tags, bucket["Name"]),
-            "owner": iac_owner(tags),
-            "data_class": tags.get("DataClassification", "unclassified"),
-        }
+        yield (
+            bucket,
+            {
+                "resource_id": bucket["Name"],
+                "resource_arn": f"arn:aws:s3:::{bucket['Name']}",
+                "region": bucket["Region"],
+                "environment": environment_of(tags, bucket["Name"]),
+                "owner": iac_owner(tags),
+                "data_class": tags.get("DataClassification", "unclassified"),
+            },
+        )
 
 
 @control("S3-01")
@@ -729,7 +779,9 @@ def s3_tls_only(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
         merged = {**policy, "Statement": [*statements, tls_only_statement(bucket["Name"])]}
         finding.update(
             passed=passed,
-            message="The policy denies non-TLS requests." if passed else "No statement denies non-TLS requests.",
+            message="The policy denies non-TLS requests."
+            if passed
+            else "No statement denies non-TLS requests.",
             fix={"bucket": bucket["Name"], "region": bucket["Region"], "policy": merged},
         )
         yield finding
@@ -820,7 +872,9 @@ def trail_kms(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
     for region, trail in _trails(ctx):
         finding = _trail_finding(region, trail)
         key = trail.get("KmsKeyId")
-        finding.update(passed=bool(key), message=f"KMS key: {key}." if key else "Logs are not encrypted with KMS.")
+        finding.update(
+            passed=bool(key), message=f"KMS key: {key}." if key else "Logs are not encrypted with KMS."
+        )
         yield finding
 
 
@@ -860,7 +914,9 @@ def security_hub(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
 # ---------------------------------------------------------------------- monitoring
 
 
-def _alarm_targets(ctx: Context, region: str, kind: str) -> Iterator[tuple[str, str, list[dict[str, str]], dict[str, Any]]]:
+def _alarm_targets(
+    ctx: Context, region: str, kind: str
+) -> Iterator[tuple[str, str, list[dict[str, str]], dict[str, Any]]]:
     """(name, environment, dimensions, resource) of every resource an alarm kind applies to."""
     if kind == "asg":
         for group in ctx.inventory.get(region, "asgs") or []:
@@ -918,21 +974,25 @@ def expected_alarms(ctx: Context) -> Iterator[tuple[str, str, dict[str, Any]]]:
                     continue
                 topic_region = region if alarm.get("topic_in_resource_region", False) else primary
                 topic = _arn(ctx, "sns", topic_region, topic_pattern.format(env=short_env(env)))
-                yield region, env, {
-                    "AlarmName": f"{name}-{alarm['suffix']}",
-                    "AlarmDescription": f"careops {alarm['id']}: {alarm['description']}",
-                    "Namespace": alarm["namespace"],
-                    "MetricName": alarm["metric"],
-                    "Dimensions": dims,
-                    "Statistic": alarm.get("statistic", "Average"),
-                    "Period": int(alarm.get("period", 300)),
-                    "EvaluationPeriods": int(alarm.get("evaluation_periods", 3)),
-                    "Threshold": float(threshold),
-                    "ComparisonOperator": alarm.get("comparison", "GreaterThanThreshold"),
-                    "TreatMissingData": alarm.get("treat_missing_data", "missing"),
-                    "AlarmActions": [topic],
-                    "OKActions": [topic],
-                }
+                yield (
+                    region,
+                    env,
+                    {
+                        "AlarmName": f"{name}-{alarm['suffix']}",
+                        "AlarmDescription": f"careops {alarm['id']}: {alarm['description']}",
+                        "Namespace": alarm["namespace"],
+                        "MetricName": alarm["metric"],
+                        "Dimensions": dims,
+                        "Statistic": alarm.get("statistic", "Average"),
+                        "Period": int(alarm.get("period", 300)),
+                        "EvaluationPeriods": int(alarm.get("evaluation_periods", 3)),
+                        "Threshold": float(threshold),
+                        "ComparisonOperator": alarm.get("comparison", "GreaterThanThreshold"),
+                        "TreatMissingData": alarm.get("treat_missing_data", "missing"),
+                        "AlarmActions": [topic],
+                        "OKActions": [topic],
+                    },
+                )
 
 
 def alarm_differences(current: dict[str, Any] | None, wanted: dict[str, Any]) -> list[str]:
@@ -1049,10 +1109,14 @@ def beanstalk_logs(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
             region,
             env,
             tags,
-            passed,
-            f"StreamLogs={str(stream).lower()}, RetentionInDays={days} (wanted at least {wanted}).",
-            [
-                {"Namespace": "aws:elasticbeanstalk:cloudwatch:logs", "OptionName": "StreamLogs", "Value": "true"},
+            passed=passed,
+            message=f"StreamLogs={str(stream).lower()}, RetentionInDays={days} (wanted at least {wanted}).",
+            settings=[
+                {
+                    "Namespace": "aws:elasticbeanstalk:cloudwatch:logs",
+                    "OptionName": "StreamLogs",
+                    "Value": "true",
+                },
                 {
                     "Namespace": "aws:elasticbeanstalk:cloudwatch:logs",
                     "OptionName": "RetentionInDays",
@@ -1065,28 +1129,44 @@ def beanstalk_logs(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
 @control("EB-02")
 def beanstalk_health(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
     for region, env, tags in _beanstalk_envs(ctx):
-        value = (env.get("Options") or {}).get("aws:elasticbeanstalk:healthreporting:system:SystemType", "basic")
+        value = (env.get("Options") or {}).get(
+            "aws:elasticbeanstalk:healthreporting:system:SystemType", "basic"
+        )
         yield _beanstalk_finding(
             region,
             env,
             tags,
-            value == "enhanced",
-            f"Health reporting is {value}.",
-            [{"Namespace": "aws:elasticbeanstalk:healthreporting:system", "OptionName": "SystemType", "Value": "enhanced"}],
+            passed=value == "enhanced",
+            message=f"Health reporting is {value}.",
+            settings=[
+                {
+                    "Namespace": "aws:elasticbeanstalk:healthreporting:system",
+                    "OptionName": "SystemType",
+                    "Value": "enhanced",
+                }
+            ],
         )
 
 
 @control("EB-03")
 def beanstalk_updates(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
     for region, env, tags in _beanstalk_envs(ctx):
-        value = (env.get("Options") or {}).get("aws:elasticbeanstalk:managedactions:ManagedActionsEnabled", "false")
+        value = (env.get("Options") or {}).get(
+            "aws:elasticbeanstalk:managedactions:ManagedActionsEnabled", "false"
+        )
         yield _beanstalk_finding(
             region,
             env,
             tags,
-            _bool(value),
-            f"Managed platform updates: {value}.",
-            [{"Namespace": "aws:elasticbeanstalk:managedactions", "OptionName": "ManagedActionsEnabled", "Value": "true"}],
+            passed=_bool(value),
+            message=f"Managed platform updates: {value}.",
+            settings=[
+                {
+                    "Namespace": "aws:elasticbeanstalk:managedactions",
+                    "OptionName": "ManagedActionsEnabled",
+                    "Value": "true",
+                }
+            ],
         )
 
 
@@ -1142,7 +1222,10 @@ def previous_generation(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding
             finding = _instance_base(ctx, region, instance)
             finding.update(
                 passed=family not in old,
-                message=f"Instance type {instance.get('InstanceType')} ({'previous' if family in old else 'current'} generation).",
+                message=(
+                    f"Instance type {instance.get('InstanceType')} "
+                    f"({'previous' if family in old else 'current'} generation)."
+                ),
             )
             yield finding
 
@@ -1158,7 +1241,8 @@ def unattached_volumes(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]
                 message=(
                     "Volume is attached."
                     if attached
-                    else f"Volume ({volume.get('Size')} GiB {volume.get('VolumeType')}) is attached to nothing."
+                    else f"Volume ({volume.get('Size')} GiB {volume.get('VolumeType')}) "
+                    "is attached to nothing."
                 ),
             )
             yield finding
@@ -1218,7 +1302,9 @@ def old_snapshots(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
 def required_tags(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
     required = list(ctx.params.get("required_tags", []))
 
-    def finding(kind: str, rid: str, region: str, tags: dict[str, str], arn: str = "", name: str = "") -> Finding:
+    def finding(
+        kind: str, rid: str, region: str, tags: dict[str, str], *, arn: str = "", name: str = ""
+    ) -> Finding:
         missing = [t for t in required if not tags.get(t)]
         return {
             "passed": not missing,
@@ -1228,24 +1314,38 @@ def required_tags(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
             "resource_type": kind,
             "region": region,
             "environment": environment_of(tags, name or rid),
-            "message": "All required tags present." if not missing else f"Missing tags: {', '.join(missing)}.",
+            "message": "All required tags present."
+            if not missing
+            else f"Missing tags: {', '.join(missing)}.",
         }
 
     for region in _regions(ctx):
         for instance in ctx.inventory.get(region, "instances") or []:
             tags = tags_of(instance)
-            yield finding("AWS::EC2::Instance", instance["InstanceId"], region, tags, name=tags.get("Name", ""))
+            yield finding(
+                "AWS::EC2::Instance", instance["InstanceId"], region, tags, name=tags.get("Name", "")
+            )
         for group in ctx.inventory.get(region, "security_groups") or []:
             if group.get("GroupName") == "default":
                 continue
             tags = tags_of(group)
-            yield finding("AWS::EC2::SecurityGroup", group["GroupId"], region, tags, name=tags.get("Name", ""))
+            yield finding(
+                "AWS::EC2::SecurityGroup", group["GroupId"], region, tags, name=tags.get("Name", "")
+            )
         for db in ctx.inventory.get(region, "databases") or []:
             tags = tags_of(db, "TagList")
-            yield finding("AWS::RDS::DBInstance", db["DBInstanceIdentifier"], region, tags, db.get("DBInstanceArn", ""))
+            yield finding(
+                "AWS::RDS::DBInstance", db["DBInstanceIdentifier"], region, tags, db.get("DBInstanceArn", "")
+            )
         for env in ctx.inventory.get(region, "beanstalk") or []:
             yield finding(
-                "AWS::ElasticBeanstalk::Environment", env["EnvironmentName"], region, tags_of(env), env.get("EnvironmentArn", "")
+                "AWS::ElasticBeanstalk::Environment",
+                env["EnvironmentName"],
+                region,
+                tags_of(env),
+                env.get("EnvironmentArn", ""),
             )
     for bucket, base in _buckets(ctx):
-        yield finding("AWS::S3::Bucket", bucket["Name"], base["region"], tags_of(bucket), base["resource_arn"])
+        yield finding(
+            "AWS::S3::Bucket", bucket["Name"], base["region"], tags_of(bucket), base["resource_arn"]
+        )

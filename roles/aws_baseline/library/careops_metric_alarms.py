@@ -3,6 +3,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ansible.module_utils.careops_audit.aws import client
+from ansible.module_utils.careops_audit.checks import alarm_differences
+
+try:
+    import botocore.exceptions
+except ImportError:
+    botocore = None  # AnsibleAWSModule reports the missing botocore itself
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
 DOCUMENTATION = r"""
 ---
 module: careops_metric_alarms
@@ -58,18 +70,6 @@ put:
   elements: str
 """
 
-from typing import Any
-
-from ansible.module_utils.careops_audit.aws import client
-from ansible.module_utils.careops_audit.checks import alarm_differences
-
-try:
-    import botocore.exceptions
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing botocore itself
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
 
 def _normalise(alarm: dict[str, Any]) -> dict[str, Any]:
     out = dict(alarm)
@@ -91,7 +91,9 @@ def main() -> None:
     names = [a["AlarmName"] for a in wanted]
     try:
         for start in range(0, len(names), 100):
-            reply = cloudwatch.describe_alarms(AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm"])
+            reply = cloudwatch.describe_alarms(
+                AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm"]
+            )
             current.update({a["AlarmName"]: a for a in reply.get("MetricAlarms", [])})
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg=f"Could not read the alarms of {module.region}")
@@ -102,7 +104,9 @@ def main() -> None:
             try:
                 cloudwatch.put_metric_alarm(**alarm)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-                module.fail_json_aws(error, msg=f"Could not put alarm {alarm['AlarmName']} in {module.region}")
+                module.fail_json_aws(
+                    error, msg=f"Could not put alarm {alarm['AlarmName']} in {module.region}"
+                )
     module.exit_json(
         changed=bool(todo),
         put=[a["AlarmName"] for a, _ in todo],

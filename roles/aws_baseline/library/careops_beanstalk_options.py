@@ -3,6 +3,15 @@
 
 from __future__ import annotations
 
+from ansible.module_utils.careops_audit.aws import client
+
+try:
+    import botocore.exceptions
+except ImportError:
+    botocore = None  # AnsibleAWSModule reports the missing botocore itself
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
 DOCUMENTATION = r"""
 ---
 module: careops_beanstalk_options
@@ -55,15 +64,6 @@ updated:
   elements: dict
 """
 
-from ansible.module_utils.careops_audit.aws import client
-
-try:
-    import botocore.exceptions
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing botocore itself
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
 
 def main() -> None:
     """Compare, then update only what differs."""
@@ -92,7 +92,10 @@ def main() -> None:
     ]
     updates = [o for o in wanted if current.get((o["Namespace"], o["OptionName"])) != o["Value"]]
     diff = {
-        "before": {f"{o['Namespace']}:{o['OptionName']}": current.get((o["Namespace"], o["OptionName"])) for o in updates},
+        "before": {
+            f"{o['Namespace']}:{o['OptionName']}": current.get((o["Namespace"], o["OptionName"]))
+            for o in updates
+        },
         "after": {f"{o['Namespace']}:{o['OptionName']}": o["Value"] for o in updates},
         "before_header": name,
         "after_header": name,
@@ -101,7 +104,9 @@ def main() -> None:
         try:
             eb.update_environment(ApplicationName=app, EnvironmentName=name, OptionSettings=updates)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            module.fail_json_aws(error, msg=f"Could not update the option settings of Beanstalk environment {name}")
+            module.fail_json_aws(
+                error, msg=f"Could not update the option settings of Beanstalk environment {name}"
+            )
     module.exit_json(changed=bool(updates), updated=updates, diff=diff)
 
 

@@ -91,11 +91,13 @@ class Collector:
         self.inventory.calls += 1
         try:
             return getattr(self._client(service, region), operation)(**kwargs)
-        except Exception as error:  # noqa: BLE001 - every failure becomes a reported gap
+        except Exception as error:
             self._record(region, service, operation, error)
             return None
 
-    def _paginate(self, region: str, service: str, operation: str, key: str, **kwargs: Any) -> list[Any] | None:
+    def _paginate(
+        self, region: str, service: str, operation: str, key: str, **kwargs: Any
+    ) -> list[Any] | None:
         """All pages of a list call, or None (and a recorded error) if any page fails."""
         items: list[Any] = []
         try:
@@ -103,7 +105,7 @@ class Collector:
             for page in paginator.paginate(**kwargs):
                 self.inventory.calls += 1
                 items.extend(page.get(key, []))
-        except Exception as error:  # noqa: BLE001 - every failure becomes a reported gap
+        except Exception as error:
             self._record(region, service, operation, error)
             return None
         return items
@@ -184,7 +186,9 @@ class Collector:
             "ec2",
             "describe_instances",
             "Reservations",
-            Filters=[{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}],
+            Filters=[
+                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+            ],
         )
         if reservations is not None:
             instances = [i for r in reservations for i in r.get("Instances", [])]
@@ -261,9 +265,7 @@ class Collector:
         self._put(
             region,
             "launch_configurations",
-            self._paginate(
-                region, "autoscaling", "describe_launch_configurations", "LaunchConfigurations"
-            ),
+            self._paginate(region, "autoscaling", "describe_launch_configurations", "LaunchConfigurations"),
         )
 
     # ------------------------------------------------------------------ RDS
@@ -306,7 +308,7 @@ class Collector:
             self.inventory.calls += 1
             self._client("securityhub", region).describe_hub()
             self._put(region, "security_hub", True)
-        except Exception as error:  # noqa: BLE001 - "not subscribed" is an answer, not a gap
+        except Exception as error:
             code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
             if code in ("InvalidAccessException", "ResourceNotFoundException"):
                 self._put(region, "security_hub", False)
@@ -318,7 +320,9 @@ class Collector:
         self._put(
             region,
             "alarms",
-            self._paginate(region, "cloudwatch", "describe_alarms", "MetricAlarms", AlarmTypes=["MetricAlarm"]),
+            self._paginate(
+                region, "cloudwatch", "describe_alarms", "MetricAlarms", AlarmTypes=["MetricAlarm"]
+            ),
         )
 
     def _dashboards(self, region: str) -> None:
@@ -419,7 +423,7 @@ class Collector:
         self.inventory.calls += 1
         try:
             return getattr(self._client("s3", self.regions[0]), operation)(Bucket=bucket).get(key, empty)
-        except Exception as error:  # noqa: BLE001 - every failure becomes a reported gap
+        except Exception as error:
             code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
             if code == absent:
                 return empty

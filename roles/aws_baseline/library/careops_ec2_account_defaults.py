@@ -3,6 +3,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ansible.module_utils.careops_audit.aws import client
+
+try:
+    import botocore.exceptions
+except ImportError:
+    botocore = None  # AnsibleAWSModule reports the missing botocore itself
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
 DOCUMENTATION = r"""
 ---
 module: careops_ec2_account_defaults
@@ -45,17 +56,6 @@ settings:
   type: dict
   sample: {imds_http_tokens: required, ebs_encryption_by_default: true}
 """
-
-from typing import Any
-
-from ansible.module_utils.careops_audit.aws import client
-
-try:
-    import botocore.exceptions
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing botocore itself
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
 def main() -> None:

@@ -3,6 +3,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ansible.module_utils.careops_audit.aws import client
+
+try:
+    import botocore.exceptions
+except ImportError:
+    botocore = None  # AnsibleAWSModule reports the missing botocore itself
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
 DOCUMENTATION = r"""
 ---
 module: careops_launch_template_imds
@@ -44,22 +55,14 @@ version:
   type: int
 """
 
-from typing import Any
-
-from ansible.module_utils.careops_audit.aws import client
-
-try:
-    import botocore.exceptions
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing botocore itself
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 DEFAULTS = {"HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2, "HttpProtocolIpv6": "disabled"}
 
 
 def _tokens(version: dict[str, Any]) -> str:
-    return ((version.get("LaunchTemplateData") or {}).get("MetadataOptions") or {}).get("HttpTokens", "optional")
+    return ((version.get("LaunchTemplateData") or {}).get("MetadataOptions") or {}).get(
+        "HttpTokens", "optional"
+    )
 
 
 def main() -> None:

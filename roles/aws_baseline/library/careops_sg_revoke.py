@@ -3,6 +3,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ansible.module_utils.careops_audit.aws import client
+
+try:
+    import botocore.exceptions
+except ImportError:
+    botocore = None  # AnsibleAWSModule reports the missing botocore itself
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
 DOCUMENTATION = r"""
 ---
 module: careops_sg_revoke
@@ -59,16 +70,6 @@ revoked:
   sample: ["tcp/22-22 from 0.0.0.0/0"]
 """
 
-from typing import Any
-
-from ansible.module_utils.careops_audit.aws import client
-
-try:
-    import botocore.exceptions
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing botocore itself
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 RULE_SPEC = {
     "ip_protocol": {"type": "str", "required": True},
@@ -81,7 +82,11 @@ RULE_SPEC = {
 
 
 def _text(rule: dict[str, Any]) -> str:
-    ports = "all" if rule["ip_protocol"] == "-1" else f"{rule['ip_protocol']}/{rule['from_port']}-{rule['to_port']}"
+    ports = (
+        "all"
+        if rule["ip_protocol"] == "-1"
+        else f"{rule['ip_protocol']}/{rule['from_port']}-{rule['to_port']}"
+    )
     return f"{ports} from {rule.get('cidr_ip') or rule.get('cidr_ipv6')}"
 
 
