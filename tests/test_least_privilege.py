@@ -38,6 +38,10 @@ POLICY_DIR = ROOT / "docs" / "iam"
 PLAYBOOKS = sorted(set(iam.RUNS) | set(iam.committed_playbooks()))
 POLICIES = sorted(POLICY_DIR.glob("*.json"))
 
+# Secret keys issued to the lab's IAM users: tests/test_no_secrets.py checks that no report or
+# evidence file of the session contains one.
+ISSUED_SECRETS: list[str] = []
+
 # Writes that AWS authorises only against "*" (account-level settings, or actions without a
 # resource type in the Service Authorization Reference): the only writes allowed unscoped.
 UNSCOPABLE_WRITES = frozenset(
@@ -229,6 +233,7 @@ def iam_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamLab]:
             root_iam.attach_user_policy(UserName=f"careops-{name}", PolicyArn=arn)
             key = root_iam.create_access_key(UserName=f"careops-{name}")["AccessKey"]
             keys[name] = {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+            ISSUED_SECRETS.append(key["SecretAccessKey"])
         _moto_api(lab.endpoint, "reset-auth", b"0")
         yield IamLab(lab, keys)
     finally:
@@ -301,7 +306,7 @@ def test_audit_user_cannot_write(iam_lab: IamLab) -> None:
             logGroupName="/careops/evidence", retentionInDays=1
         ),
         "secretsmanager:GetSecretValue": lambda: iam_lab.client("audit", "secretsmanager").get_secret_value(
-            SecretId="careops/lab/db-verify"
+            SecretId="careops/lab/db-verify"  # pragma: allowlist secret - a secret name, not a value
         ),
     }
     iam_lab.lab.reset_calls()
