@@ -1261,7 +1261,7 @@ def _age_days(ctx: Context, when: Any) -> float:
 def _backs_an_image(snapshot: dict[str, Any]) -> bool:
     """Snapshots behind an AMI live and die with the image; deregistering it is the decision."""
     description = str(snapshot.get("Description", "")).lower()
-    return "for ami-" in description or "createimage" in description
+    return "for ami" in description or "createimage" in description
 
 
 @control("COST-04")
@@ -1335,7 +1335,11 @@ def required_tags(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
         for db in ctx.inventory.get(region, "databases") or []:
             tags = tags_of(db, "TagList")
             yield finding(
-                "AWS::RDS::DBInstance", db["DBInstanceIdentifier"], region, tags, db.get("DBInstanceArn", "")
+                "AWS::RDS::DBInstance",
+                db["DBInstanceIdentifier"],
+                region,
+                tags,
+                arn=db.get("DBInstanceArn", ""),
             )
         for env in ctx.inventory.get(region, "beanstalk") or []:
             yield finding(
@@ -1343,9 +1347,9 @@ def required_tags(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
                 env["EnvironmentName"],
                 region,
                 tags_of(env),
-                env.get("EnvironmentArn", ""),
+                arn=env.get("EnvironmentArn", ""),
             )
     for bucket, base in _buckets(ctx):
         yield finding(
-            "AWS::S3::Bucket", bucket["Name"], base["region"], tags_of(bucket), base["resource_arn"]
+            "AWS::S3::Bucket", bucket["Name"], base["region"], tags_of(bucket), arn=base["resource_arn"]
         )
