@@ -112,6 +112,15 @@ def test_ee_needs_no_network_when_a_job_runs(ee_context: Path) -> None:
     assert "ansible-doc -t inventory amazon.aws.aws_ec2" in final
 
 
+def test_navigator_runs_the_image_the_ee_builds() -> None:
+    """ansible-navigator.yml was checked against ansible-navigator's own schema by hand (docs/awx.md)."""
+    navigator = yaml.safe_load((ROOT / "ansible-navigator.yml").read_text())["ansible-navigator"]
+    ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    assert navigator["execution-environment"]["image"] in ee["options"]["tags"]
+    assert navigator["execution-environment"]["pull"]["policy"] == "never", "no registry is reachable"
+    assert navigator["ansible"]["config"]["path"] == "./ansible.cfg"
+
+
 def collections_used() -> dict[str, set[str]]:
     """Collections named where Ansible resolves them: actions, filters, tests, plugins, imports."""
     uses = [
