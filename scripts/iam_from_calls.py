@@ -329,15 +329,17 @@ def is_playbook(path: Path) -> bool:
 
 
 def committed_playbooks() -> list[str]:
-    """Every playbook git tracks under playbooks/: the tests cover what is committed, no more."""
+    """Every playbook committed under playbooks/ (HEAD, not the index): what the tests cover."""
     listed = subprocess.run(
-        ["git", "ls-files", "playbooks/*.yml", "playbooks/**/*.yml"],
+        ["git", "ls-tree", "-r", "--name-only", "HEAD", "--", "playbooks"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    return sorted({p for p in listed if (ROOT / p).is_file() and is_playbook(ROOT / p)})
+    return sorted(
+        {p for p in listed if p.endswith(".yml") and (ROOT / p).is_file() and is_playbook(ROOT / p)}
+    )
 
 
 def lab_environment(lab_dir: Path) -> tuple[dict[str, str], str]:

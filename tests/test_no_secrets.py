@@ -99,7 +99,11 @@ def test_tracked_files_hold_no_new_secret() -> None:
 
 def _task_files() -> list[Path]:
     listed = subprocess.run(
-        ["git", "ls-files", "roles", "playbooks"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-tree", "-r", "--name-only", "HEAD", "--", "roles", "playbooks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     files = []
     for name in listed:
