@@ -1,0 +1,221 @@
+#!/usr/bin/python
+"""Ansible module: wait for a drilled resource to recover, stopping at once if a stop alarm fires."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: careops_drill_wait
+short_description: Wait until a drilled RDS instance or auto scaling group has recovered, watching stop alarms
+description:
+  - Polls the drilled resource until it has recovered, and the given CloudWatch alarms on every
+    poll; stops waiting as soon as one of them is in ALARM (a stop condition of the drill).
+  - C(rds_instance) has recovered when it is available with its primary in another AZ than
+    I(availability_zone_before); when the primary has not moved after I(transition_grace_seconds)
+    and the instance is available, the wait ends too and the caller sees C(final) unchanged.
+  - C(asg) has recovered when the group has its desired number of InService, Healthy instances,
+    none of them the terminated one, and each of its target groups sees at least that many
+    healthy targets among them.
+  - Read-only. It never fails on a stop alarm or a timeout: it returns them for the runbook to
+    assert on, so the failure message says what the drill found.
+options:
+  kind:
+    description: What is drilled.
+    type: str
+    choices: [rds_instance, asg]
+    required: true
+  target:
+    description: DB instance identifier or auto scaling group name.
+    type: str
+    required: true
+  terminated_instance_id:
+    description: For C(asg), the instance the drill terminated; it must not count as recovered capacity.
+    type: str
+  alarm_names:
+    description: CloudWatch alarms that stop the wait when in ALARM.
+    type: list
+    elements: str
+    default: []
+  timeout:
+    description: Seconds to wait at most.
+    type: float
+    default: 1800
+  poll_seconds:
+    description: Seconds between polls.
+    type: float
+    default: 5
+  availability_zone_before:
+    description: For C(rds_instance), the primary's AZ before the failover.
+    type: str
+  since_epoch:
+    description: Start of the drill (seconds since the epoch), so that C(elapsed_seconds) includes the failover call.
+    type: float
+  transition_grace_seconds:
+    description: For C(rds_instance), seconds after which an available instance whose primary did not move ends the wait.
+    type: float
+    default: 60
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - careops platform team
+"""
+
+EXAMPLES = r"""
+- name: Drill | Wait until the instance is available again, watching stop alarms
+  careops_drill_wait:
+    kind: rds_instance
+    target: prod-clinical-records
+    alarm_names: [prod-clinical-records-cpu-high]
+    timeout: 1800
+  register: recovery
+"""
+
+RETURN = r"""
+recovered:
+  description: Whether the resource recovered before the timeout and without a stop alarm.
+  returned: always
+  type: bool
+elapsed_seconds:
+  description: Seconds from the start of the wait to recovery (or to the stop).
+  returned: always
+  type: float
+stopped_by_alarms:
+  description: Stop alarms found in ALARM; the wait stopped at the first poll that saw them.
+  returned: always
+  type: list
+  elements: str
+timed_out:
+  description: Whether the timeout passed first.
+  returned: always
+  type: bool
+states_seen:
+  description: Statuses (rds_instance) or capacity readings (asg) in the order seen, without repeats.
+  returned: always
+  type: list
+  elements: str
+final:
+  description: Last reading; availability_zone and secondary_availability_zone for rds_instance, instances and healthy targets for asg.
+  returned: always
+  type: dict
+"""
+
+import time
+from typing import Any
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # AnsibleAWSModule reports the missing dependency
+    pass
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def alarms_firing(cloudwatch: Any, names: list[str]) -> list[str]:
+    """Names of the given alarms that are in ALARM now."""
+    if not names:
+        return []
+    reply = cloudwatch.describe_alarms(AlarmNames=names, StateValue="ALARM", aws_retry=True)
+    return sorted(alarm["AlarmName"] for alarm in reply.get("MetricAlarms", []) + reply.get("CompositeAlarms", []))
+
+
+def read_rds(rds: Any, target: str) -> dict[str, Any]:
+    """Status and AZs of the instance."""
+    instance = rds.describe_db_instances(DBInstanceIdentifier=target, aws_retry=True)["DBInstances"][0]
+    return {
+        "status": instance["DBInstanceStatus"],
+        "availability_zone": instance.get("AvailabilityZone"),
+        "secondary_availability_zone": instance.get("SecondaryAvailabilityZone"),
+    }
+
+
+def read_asg(autoscaling: Any, elbv2: Any, target: str, terminated: str | None) -> dict[str, Any]:
+    """Desired capacity, healthy in-service instances and healthy targets per target group."""
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[target], aws_retry=True)[
+        "AutoScalingGroups"
+    ][0]
+    healthy = sorted(
+        i["InstanceId"]
+        for i in group["Instances"]
+        if i["LifecycleState"] == "InService" and i["HealthStatus"] == "Healthy" and i["InstanceId"] != terminated
+    )
+    targets: dict[str, int] = {}
+    for arn in group.get("TargetGroupARNs", []):
+        health = elbv2.describe_target_health(TargetGroupArn=arn, aws_retry=True)["TargetHealthDescriptions"]
+        targets[arn.split("/")[-2] if "/" in arn else arn] = sum(
+            1 for t in health if t["Target"]["Id"] in healthy and t["TargetHealth"]["State"] == "healthy"
+        )
+    return {"desired": group["DesiredCapacity"], "healthy_instances": healthy, "healthy_targets": targets}
+
+
+def asg_recovered(reading: dict[str, Any]) -> bool:
+    desired = reading["desired"]
+    return len(reading["healthy_instances"]) >= desired and all(
+        count >= desired for count in reading["healthy_targets"].values()
+    )
+
+
+def main() -> None:
+    """Poll until recovered, stopped by an alarm, or timed out."""
+    module = AnsibleAWSModule(
+        argument_spec={
+            "kind": {"type": "str", "choices": ["rds_instance", "asg"], "required": True},
+            "target": {"type": "str", "required": True},
+            "terminated_instance_id": {"type": "str"},
+            "alarm_names": {"type": "list", "elements": "str", "default": []},
+            "timeout": {"type": "float", "default": 1800},
+            "poll_seconds": {"type": "float", "default": 5},
+            "availability_zone_before": {"type": "str"},
+            "since_epoch": {"type": "float"},
+            "transition_grace_seconds": {"type": "float", "default": 60},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    retry = AWSRetry.jittered_backoff()
+    cloudwatch = module.client("cloudwatch", retry_decorator=retry)
+    rds = module.client("rds", retry_decorator=retry) if params["kind"] == "rds_instance" else None
+    autoscaling = module.client("autoscaling", retry_decorator=retry) if params["kind"] == "asg" else None
+    elbv2 = module.client("elbv2", retry_decorator=retry) if params["kind"] == "asg" else None
+
+    # Elapsed time counts from the start of the drill when given, so the failover call is included.
+    offset = max(0.0, time.time() - params["since_epoch"]) if params["since_epoch"] else 0.0
+    started = time.monotonic() - offset
+    states: list[str] = []
+    final: dict[str, Any] = {}
+    result: dict[str, Any] = {"changed": False, "recovered": False, "timed_out": False, "stopped_by_alarms": []}
+    try:
+        while True:
+            elapsed = time.monotonic() - started
+            firing = alarms_firing(cloudwatch, params["alarm_names"])
+            if firing:
+                result["stopped_by_alarms"] = firing
+                break
+            if params["kind"] == "rds_instance":
+                final = read_rds(rds, params["target"])
+                state = final["status"]
+                moved = final["availability_zone"] != params["availability_zone_before"]
+                done = state == "available" and (moved or elapsed >= params["transition_grace_seconds"])
+            else:
+                final = read_asg(autoscaling, elbv2, params["target"], params["terminated_instance_id"])
+                state = f"{len(final['healthy_instances'])}/{final['desired']} healthy"
+                done = asg_recovered(final)
+            if not states or states[-1] != state:
+                states.append(state)
+            if done:
+                result["recovered"] = True
+                break
+            if elapsed >= params["timeout"]:
+                result["timed_out"] = True
+                break
+            time.sleep(params["poll_seconds"])
+    except (BotoCoreError, ClientError) as error:
+        module.fail_json_aws(error, msg=f"Could not read the state of {params['target']} during the drill")
+    result.update(elapsed_seconds=round(time.monotonic() - started, 3), states_seen=states, final=final)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
