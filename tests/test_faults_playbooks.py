@@ -28,6 +28,12 @@ from conftest import ROOT, Lab, run_playbook
 sys.path.insert(0, str(ROOT / "scripts"))
 import iam_from_calls as iam
 
+
+def _safe(lab: Lab) -> Lab:
+    """The session lab with keys Ansible's no_log masking cannot find inside results ("lab")."""
+    return Lab(state=lab.state, env=iam.masking_safe_env(lab.env))
+
+
 FAULTS = {"fault_rate": 0.2, "throttle_share": 0.8, "seed": 20261203}
 PITR = "playbooks/runbooks/pitr_restore.yml"
 
@@ -88,7 +94,7 @@ def _source(lab: Lab, identifier: str) -> dict[str, Any]:
 @pytest.mark.slow
 def test_audit_finds_every_drift_under_faults(faulty: Lab, tmp_path: Path) -> None:
     _committed("playbooks/audit.yml")
-    result = run_playbook(faulty, "playbooks/audit.yml", {"report_dir": str(tmp_path / "reports")})
+    result = run_playbook(_safe(faulty), "playbooks/audit.yml", {"report_dir": str(tmp_path / "reports")})
     injected = _injected(faulty)
     assert injected["throttle"] > 0
     assert injected["unavailable"] > 0
@@ -133,7 +139,7 @@ def test_runbook_restores_and_verifies_under_faults(faulty: Lab, tmp_path: Path)
     _committed(PITR)
     inputs = iam.run_inputs(PITR, "flt") | {"evidence_dir": str(tmp_path / "evidence")}
     before = _source(faulty, inputs["source_db"])
-    result = run_playbook(faulty, PITR, inputs)
+    result = run_playbook(_safe(faulty), PITR, inputs)
     injected = _injected(faulty)
     faulty.api("settings", {"fault_rate": 0})
     assert sum(injected.values()) > 0
@@ -154,7 +160,7 @@ def test_runbook_failing_midway_leaves_the_source_and_says_what_exists(lab: Lab,
     }
     before = _source(lab, inputs["source_db"])
     lab.reset_calls()
-    result = run_playbook(lab, PITR, inputs)
+    result = run_playbook(_safe(lab), PITR, inputs)
     writes = lab.mutating_calls()
     assert result.returncode != 0, "verification with impossible checks should fail the run"
     assert any("RestoreDBInstance" in w for w in writes), f"the run failed before its first write: {writes}"

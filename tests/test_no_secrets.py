@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, Lab
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import iam_from_calls as iam
 
 SENSITIVE = re.compile(r"passw(or)?d|token|secret", re.IGNORECASE)
 # Words that contain "token" and name no credential: IMDSv2's HttpTokens setting and metric.
@@ -182,6 +186,7 @@ def _credential_values(lab: Lab) -> list[str]:
     values = []
     secret = lab.client("secretsmanager").get_secret_value(SecretId="careops/lab/db-verify")
     values.append(json.loads(secret["SecretString"])["password"])
+    values.append(iam.THROWAWAY_SECRET)
     try:
         import test_least_privilege  # noqa: PLC0415 - same module object pytest loaded
 
