@@ -130,9 +130,23 @@ def question(name: str, option: dict[str, Any], defaults: dict[str, Any]) -> dic
         item["type"] = "password" if option.get("no_log") else SCALAR_TYPES[kind]
         if item["type"] in ("text", "password"):
             item.update(min=1 if required else 0, max=TEXT_MAX)
-    if not required and name in defaults and "default" in option:
+    if not required and "default" in option and _applied(option["default"], defaults.get(name, _UNSET)):
         item["default"] = _survey_default(kind, option["default"])
     return item
+
+
+_UNSET = object()
+
+
+def _applied(spec_default: Any, play_value: Any) -> bool:
+    """True when the play really applies the spec's default, so the survey may send it.
+
+    A play value that is a template ("{{ aws_dr_region }}") or that differs from the spec's
+    default means the spec only describes a computed default.
+    """
+    if play_value is _UNSET or (isinstance(play_value, str) and "{{" in play_value):
+        return False
+    return play_value == spec_default or str(play_value).lower() == str(spec_default).lower()
 
 
 def _survey_default(kind: str, value: Any) -> Any:
@@ -176,6 +190,22 @@ def _check_schedule(
     if unknown:
         raise SpecError(f"schedule {schedule['name']!r}: {sorted(unknown)} are not inputs of {runbook}")
     missing = [q["variable"] for q in survey_spec["spec"] if q["required"] and q["variable"] not in answered]
+    questions = {q["variable"]: q for q in survey_spec["spec"]}
+    for name, value in (schedule.get("extra_data") or {}).items():
+        question = questions.get(name)
+        if question is None:
+            continue  # not a survey question: passed as an extra variable
+        wrong = (
+            (question["type"] == "multiplechoice" and value not in question["choices"])
+            or (question["type"] in ("text", "password") and not isinstance(value, str))
+            or (question["type"] == "integer" and type(value) is not int)
+        )
+        if wrong:
+            choices = f", one of {question['choices']}" if "choices" in question else ""
+            raise SpecError(
+                f"schedule {schedule['name']!r}: {name}={value!r} does not answer the survey question "
+                f"({question['type']}{choices})"
+            )
     if missing:
         raise SpecError(
             f"schedule {schedule['name']!r} leaves required inputs of {runbook} unanswered: {missing}"
