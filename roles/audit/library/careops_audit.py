@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 try:
     from botocore.config import Config
 except ImportError:
     Config = None  # AnsibleAWSModule reports the missing botocore itself
 
+from ansible.module_utils.careops_audit.aws import client_factory
 from ansible.module_utils.careops_audit.checks import (
     SEVERITY_RANK,
     Evaluation,
@@ -180,15 +180,7 @@ def main() -> None:
         module.fail_json(
             msg="The catalogue has no 'controls' list; pass controls/catalogue.yml loaded as YAML."
         )
-    config = Config(
-        retries={"max_attempts": params["retries"], "mode": "standard"},
-        max_pool_connections=max(10, params["max_workers"]),
-        connect_timeout=10,
-        read_timeout=60,
-    )
-
-    def client(service: str, region: str) -> Any:
-        return module.client(service, region=region, config=config)
+    client = client_factory(module, params["retries"], max(10, params["max_workers"]))
 
     started = time.monotonic()
     collector = Collector(client, regions, params["max_workers"])
