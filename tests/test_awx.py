@@ -556,7 +556,7 @@ def test_pitr_cut_over_node_targets_the_verified_instance() -> None:
     if "restored_db" not in options:
         pytest.xfail(
             "pitr_restore has no input to cut over an instance restored by an earlier run (restored_db) and "
-            "does not set_stats it; until it does, the workflow's cut-over node restores a second time"
+            "does not set_stats it; until it does, the workflow's cut-over node starts a second restore"
         )
 
 
