@@ -3,8 +3,9 @@
 Nothing here needs an AWX server. awxkit's import (``awx import``) asks the server's OPTIONS
 for every endpoint before it posts anything, so it cannot run without one; these tests check
 the data against the rules that import and AWX apply instead: awxkit's natural keys, references
-that resolve inside the document, AWX's survey validation rules, schedules that parse, and the
-credential type's injector, rendered and used against the lab's STS.
+that resolve inside the document, the order awxkit's import creates resources in (computed by its
+own code), AWX's survey validation rules, schedules that parse, and the credential type's
+injector, rendered and used against the lab's STS.
 """
 
 from __future__ import annotations
@@ -266,6 +267,60 @@ def test_document_holds_only_exportable_resources(assets: dict[str, Any]) -> Non
             assert not any(k.startswith("careops_") for k in item), (
                 "generator-only keys must not reach the import"
             )
+
+
+def awxkit_import_order() -> list[str]:
+    """The order in which awxkit's import creates resources, from its own page classes.
+
+    ``ApiV2.import_assets`` walks the API root's resources in dependency order and creates
+    related objects (schedules, surveys, workflow nodes, attachments) only after all of them.
+    The order needs no server: only the root listing, given here as AWX serves it.
+    """
+    from awxkit.api.pages.api import ApiV2  # noqa: PLC0415
+    from awxkit.api.resources import resources  # noqa: PLC0415
+
+    names = [
+        "users", "organizations", "teams", "credential_types", "credentials", "notification_templates",
+        "projects", "inventory_sources", "job_templates", "workflow_job_templates", "execution_environments",
+        "applications", "schedules", "system_job_templates", "labels", "instance_groups", "hosts", "groups",
+        "unified_job_templates", "workflow_job_template_nodes", "instances",
+    ]  # fmt: skip
+    root = {name: getattr(resources, name) for name in names} | {"inventory": "/api/v2/inventories/"}
+    return list(ApiV2(object(), endpoint="/api/v2/", json=root)._dependent_resources())
+
+
+RESOURCE_OF_TYPE = {
+    "organization": "organizations",
+    "credential_type": "credential_types",
+    "credential": "credentials",
+    "notification_template": "notification_templates",
+    "execution_environment": "execution_environments",
+    "project": "projects",
+    "inventory": "inventory",
+    "inventory_source": "inventory_sources",
+    "job_template": "job_templates",
+    "workflow_job_template": "workflow_job_templates",
+}
+
+
+def test_awxkit_import_order_creates_what_each_object_names_first(assets: dict[str, Any]) -> None:
+    """A field naming an object awx import has not created yet would be posted as null."""
+    order = awxkit_import_order()
+    assert set(assets) <= set(order)
+    for resource, items in assets.items():
+        for item in items:
+            for field, value in item.items():
+                if field in ("natural_key", "related") or not isinstance(value, dict) or "type" not in value:
+                    continue
+                target = RESOURCE_OF_TYPE[value["type"]]
+                managed = value["type"] == "credential_type" and value["name"] in (
+                    "Machine",
+                    "Source Control",
+                )
+                assert managed or order.index(target) < order.index(resource), (
+                    f"{resource} {item['name']!r}.{field} names a {value['type']} "
+                    "that awx import creates later"
+                )
 
 
 def defined_keys(assets: dict[str, Any]) -> set[str]:
