@@ -10,7 +10,8 @@ in-process (the server runs in this same process) to behave like AWS there:
   of instances without automated backups; automated backups report their ``RestoreWindow``;
 - ``RebootDBInstance`` with ``ForceFailover`` moves a Multi-AZ primary to its secondary AZ and
   emits failover events, and is refused for a single-AZ instance;
-- gp3 instances report their baseline IOPS and throughput, as AWS does;
+- gp3 instances report their baseline IOPS and throughput, and EBS volumes an empty SnapshotId
+  when not made from a snapshot, as AWS does (amazon.aws modules read both);
 - RDS instances and snapshots pass through ``creating``/``modifying``/``rebooting``/``renaming``
   for a configurable time before they are ``available``;
 - ``Get/ModifyInstanceMetadataDefaults`` keep per-region account defaults;
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.ec2.models import elastic_block_store as ec2_ebs_models
 from moto.ec2.responses import EC2Response
 from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
 from moto.elasticbeanstalk.responses import EBResponse
@@ -493,6 +495,22 @@ def _patch_beanstalk_options() -> None:
     EBResponse.describe_configuration_settings = describe_configuration_settings
 
 
+# --------------------------------------------------------------------------- EBS volumes
+
+
+def _patch_volume_snapshot_id() -> None:
+    """AWS reports SnapshotId "" for a volume not made from a snapshot; moto leaves it out."""
+    cls = ec2_ebs_models.Volume
+    original_init = cls.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        original_init(self, *args, **kwargs)
+        if self.snapshot_id is None:
+            self.snapshot_id = ""
+
+    cls.__init__ = __init__
+
+
 _INSTALLED = threading.Event()
 
 
@@ -507,5 +525,6 @@ def install() -> None:
     _patch_imds_defaults()
     _patch_s3_default_encryption()
     _patch_beanstalk_options()
+    _patch_volume_snapshot_id()
     _INSTALLED.set()
     LOG.debug("lab behaviours installed on moto")
