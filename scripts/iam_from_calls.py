@@ -46,7 +46,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # Inputs that make each playbook run end to end on the lab. Runbooks refuse to run without
 # them; the values name resources the lab seeds (lab/estate.py). ``{run}`` is replaced by a
 # short suffix so that repeated runs on one lab never collide on a new resource's name, and
-# ``{latest_snapshot:DB}`` by the newest available snapshot of DB (its name carries a date).
+# ``{manual_snapshot:DB}`` by a manual snapshot of DB taken for the run (moto cannot restore
+# from the automated ``rds:`` snapshots it lists).
+# Runbooks also copy their evidence record to S3 and CloudWatch Logs when asked. Derivation and
+# the least-privilege runs ask (``runbook_inputs``), so those permissions are derived and
+# enforced too; other tests leave them out, since once the baseline has put its TLS-only bucket
+# policies in place the lab's plain-HTTP endpoint is refused by the evidence bucket.
+EVIDENCE_COPIES = {"evidence_s3_bucket": "homecare-prod-evidence", "evidence_log_group": "/careops/evidence"}
+
 RUNS: dict[str, dict[str, Any]] = {
     "playbooks/audit.yml": {},
     "playbooks/aws_baseline.yml": {},
@@ -68,16 +75,18 @@ RUNS: dict[str, dict[str, Any]] = {
     },
     "playbooks/runbooks/restore_snapshot.yml": {
         "source_db": "prod-billing",
-        "snapshot_id": "{latest_snapshot:prod-billing}",
+        "snapshot_id": "{manual_snapshot:prod-billing}",
         "target_db": "prod-billing-snap-{run}",
         "ticket": "CHG0000007",
         "confirm": "prod-billing",
         "poll_seconds": 1,
     },
     "playbooks/runbooks/failover_drill.yml": {
-        "db_instance": "prod-scheduling",
+        "drill": "rds",
+        "target": "prod-scheduling",
         "ticket": "CHG0000007",
         "confirm": "prod-scheduling",
+        "allow_production": True,
         "poll_seconds": 1,
     },
 }
@@ -429,19 +438,29 @@ def _lab_api(endpoint: str, action: str, payload: dict[str, Any] | None = None) 
         return json.load(reply)
 
 
+def runbook_inputs(playbook: str, run: str, rds: Any = None) -> dict[str, Any]:
+    """``run_inputs`` plus, for runbooks, the evidence copies to S3 and CloudWatch Logs."""
+    extra = EVIDENCE_COPIES if playbook.startswith("playbooks/runbooks/") else {}
+    return run_inputs(playbook, run, rds) | extra
+
+
 def run_inputs(playbook: str, run: str, rds: Any = None) -> dict[str, Any]:
     """The inputs of ``RUNS`` for one playbook, placeholders filled in (``rds``: a boto3 client)."""
     text = json.dumps(RUNS.get(playbook, {})).replace("{run}", run)
-    for source in re.findall(r"\{latest_snapshot:([^}]+)\}", text):
+    for source in re.findall(r"\{manual_snapshot:([^}]+)\}", text):
         if rds is None:
-            raise ValueError(f"{playbook} needs an RDS client to find the latest snapshot of {source}")
-        snapshots = [
-            s
+            raise ValueError(f"{playbook} needs an RDS client to take a snapshot of {source}")
+        snapshot = f"{source}-manual-{run}"
+        known = {
+            s["DBSnapshotIdentifier"]
             for s in rds.describe_db_snapshots(DBInstanceIdentifier=source)["DBSnapshots"]
-            if s["Status"] == "available"
-        ]
-        latest = max(snapshots, key=lambda s: s["SnapshotCreateTime"])["DBSnapshotIdentifier"]
-        text = text.replace(f"{{latest_snapshot:{source}}}", latest)
+        }
+        if snapshot not in known:
+            rds.create_db_snapshot(DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot)
+        rds.get_waiter("db_snapshot_available").wait(
+            DBSnapshotIdentifier=snapshot, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        text = text.replace(f"{{manual_snapshot:{source}}}", snapshot)
     return json.loads(text)
 
 
@@ -490,7 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lab_dir = Path(os.environ.get("CAREOPS_LAB_DIR", ROOT / ".lab")).resolve()
     extra = (
-        json.loads(args.extra_vars) if args.extra_vars else run_inputs(args.playbook, "cli", _rds(lab_dir))
+        json.loads(args.extra_vars)
+        if args.extra_vars
+        else runbook_inputs(args.playbook, "cli", _rds(lab_dir))
     )
     result = derive(args.playbook, lab_dir, extra, args.check_mode)
     if args.command == "derive":

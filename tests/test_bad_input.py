@@ -106,17 +106,26 @@ TABLE: dict[str, list[Case]] = {
         Case("ticket", ""),
     ],
     "playbooks/runbooks/failover_drill.yml": [
-        Case("db_instance", ""),
-        Case("db_instance", "no-such-db", names="no-such-db"),
-        Case("db_instance", SHELL),
-        Case("db_instance", TEMPLATE),
+        Case("drill", "dns"),
+        Case("target", ""),
+        Case("target", "no-such-db", names="no-such-db"),
+        Case("target", SHELL),
+        Case("target", TEMPLATE),
+        Case("target", PIPE_ID),
         Case("confirm", "prod-auth"),
         Case("ticket", ""),
+        Case("stop_alarms", [TEMPLATE]),
     ],
 }
 
 # One wrong type per option type of a runbook's argument spec.
-WRONG_TYPE = {"str": ["a", "list"], "int": "ninety", "bool": "perhaps", "list": {"not": "a list"}}
+WRONG_TYPE = {
+    "str": ["a", "list"],
+    "int": "ninety",
+    "float": "fast",
+    "bool": "perhaps",
+    "list": {"not": "a list"},
+}
 
 
 def _spec_cases(playbook: str) -> list[Case]:
