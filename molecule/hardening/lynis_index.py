@@ -6,7 +6,7 @@ the container's package manager. Its files are copied in from the controller's D
 for the duration of the audit and removed afterwards; only Lynis' own log and report stay.
 
 Usage:
-    python molecule/hardening/lynis_index.py CONTAINER      audit a running container
+    python molecule/hardening/lynis_index.py CONTAINER...   audit running containers, one by one
     python molecule/hardening/lynis_index.py --fresh        audit a throw-away container of the
                                                             lab image (the "before" number)
 """
@@ -91,16 +91,17 @@ def fresh_index() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("container", nargs="?", help="running container to audit")
+    parser.add_argument("containers", nargs="*", help="running containers to audit")
     parser.add_argument("--fresh", action="store_true", help="audit a fresh container of the lab image")
     args = parser.parse_args()
-    if not args.fresh and not args.container:
-        parser.error("give a container name or --fresh")
-    started = time.monotonic()
-    index = fresh_index() if args.fresh else audit(args.container)
-    target = "fresh lab image" if args.fresh else args.container
-    seconds = time.monotonic() - started
-    sys.stdout.write(f"lynis hardening_index={index} target={target} seconds={seconds:.0f}\n")
+    if not args.fresh and not args.containers:
+        parser.error("give container names or --fresh")
+    targets = ["fresh lab image"] if args.fresh else args.containers
+    for target in targets:
+        started = time.monotonic()
+        index = fresh_index() if args.fresh else audit(target)
+        seconds = time.monotonic() - started
+        sys.stdout.write(f"lynis hardening_index={index} target={target} seconds={seconds:.0f}\n")
     return 0
 
 
