@@ -3,6 +3,19 @@
 
 from __future__ import annotations
 
+import os
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    import psycopg2
+
+    HAS_PSYCOPG2 = True
+except ImportError:
+    HAS_PSYCOPG2 = False
+
 DOCUMENTATION = r"""
 ---
 module: careops_connection_probe
@@ -107,19 +120,6 @@ ended_by:
   returned: always
   type: str
 """
-
-import os
-import time
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:
-    import psycopg2
-
-    HAS_PSYCOPG2 = True
-except ImportError:
-    HAS_PSYCOPG2 = False
 
 
 def attempt(params: dict[str, Any]) -> str | None:

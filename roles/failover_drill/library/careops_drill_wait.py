@@ -3,6 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports the missing dependency
+    from botocore.exceptions import BotoCoreError, ClientError
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
 DOCUMENTATION = r"""
 ---
 module: careops_drill_wait
@@ -48,10 +58,10 @@ options:
     description: For C(rds_instance), the primary's AZ before the failover.
     type: str
   since_epoch:
-    description: Start of the drill (seconds since the epoch), so that C(elapsed_seconds) includes the failover call.
+    description: Start of the drill (epoch seconds), so that C(elapsed_seconds) includes the failover call.
     type: float
   transition_grace_seconds:
-    description: For C(rds_instance), seconds after which an available instance whose primary did not move ends the wait.
+    description: For C(rds_instance), seconds after which an available, unmoved instance ends the wait.
     type: float
     default: 60
 extends_documentation_fragment:
@@ -96,21 +106,10 @@ states_seen:
   type: list
   elements: str
 final:
-  description: Last reading; availability_zone and secondary_availability_zone for rds_instance, instances and healthy targets for asg.
+  description: Last reading; AZs for rds_instance, healthy instances and targets for asg.
   returned: always
   type: dict
 """
-
-import time
-from typing import Any
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # AnsibleAWSModule reports the missing dependency
-    pass
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
 def alarms_firing(cloudwatch: Any, names: list[str]) -> list[str]:
@@ -118,7 +117,9 @@ def alarms_firing(cloudwatch: Any, names: list[str]) -> list[str]:
     if not names:
         return []
     reply = cloudwatch.describe_alarms(AlarmNames=names, StateValue="ALARM", aws_retry=True)
-    return sorted(alarm["AlarmName"] for alarm in reply.get("MetricAlarms", []) + reply.get("CompositeAlarms", []))
+    return sorted(
+        alarm["AlarmName"] for alarm in reply.get("MetricAlarms", []) + reply.get("CompositeAlarms", [])
+    )
 
 
 def read_rds(rds: Any, target: str) -> dict[str, Any]:
@@ -139,7 +140,9 @@ def read_asg(autoscaling: Any, elbv2: Any, target: str, terminated: str | None) 
     healthy = sorted(
         i["InstanceId"]
         for i in group["Instances"]
-        if i["LifecycleState"] == "InService" and i["HealthStatus"] == "Healthy" and i["InstanceId"] != terminated
+        if i["LifecycleState"] == "InService"
+        and i["HealthStatus"] == "Healthy"
+        and i["InstanceId"] != terminated
     )
     targets: dict[str, int] = {}
     for arn in group.get("TargetGroupARNs", []):
@@ -185,7 +188,12 @@ def main() -> None:
     started = time.monotonic() - offset
     states: list[str] = []
     final: dict[str, Any] = {}
-    result: dict[str, Any] = {"changed": False, "recovered": False, "timed_out": False, "stopped_by_alarms": []}
+    result: dict[str, Any] = {
+        "changed": False,
+        "recovered": False,
+        "timed_out": False,
+        "stopped_by_alarms": [],
+    }
     try:
         while True:
             elapsed = time.monotonic() - started

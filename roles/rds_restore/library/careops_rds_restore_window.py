@@ -3,6 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports the missing dependency
+    from botocore.exceptions import BotoCoreError, ClientError
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
 DOCUMENTATION = r"""
 ---
 module: careops_rds_restore_window
@@ -63,7 +73,8 @@ restore_point_epoch:
   returned: when the time could be read
   type: float
 problem:
-  description: None when the time is usable, else no_backups, no_offset, unparseable, in_future, before_window or after_window.
+  description: None if usable; else no_backups, no_offset, unparseable, in_future, before_window, after_window
+    (the name of what is wrong).
   returned: always
   type: str
 message:
@@ -71,17 +82,6 @@ message:
   returned: always
   type: str
 """
-
-import datetime as dt
-from typing import Any
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # AnsibleAWSModule reports the missing dependency
-    pass
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
 def _iso(value: dt.datetime) -> str:

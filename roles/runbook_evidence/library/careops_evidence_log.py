@@ -3,6 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports the missing dependency
+    from botocore.exceptions import BotoCoreError, ClientError
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
 DOCUMENTATION = r"""
 ---
 module: careops_evidence_log
@@ -50,17 +60,6 @@ log_stream:
   returned: always
   type: str
 """
-
-import time
-from typing import Any
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # AnsibleAWSModule reports the missing dependency
-    pass
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
 def main() -> None:
