@@ -58,11 +58,11 @@ RUNS: dict[str, dict[str, Any]] = {
     "playbooks/audit.yml": {},
     "playbooks/aws_baseline.yml": {},
     "playbooks/site.yml": {},
-    "playbooks/fleet.yml": {},
+    # The canary group alone: the fleet's AWS side is the inventory, and one host shows it.
+    "playbooks/fleet.yml": {"fleet_target": "canary"},
     "playbooks/runbooks/snapshot.yml": {
-        "db_instance": "prod-billing",
+        "targets": ["prod-billing"],
         "ticket": "CHG0000007",
-        "confirm": "prod-billing",
         "poll_seconds": 1,
     },
     "playbooks/runbooks/pitr_restore.yml": {

@@ -89,12 +89,18 @@ TABLE: dict[str, list[Case]] = {
         Case("ticket", ""),
     ],
     "playbooks/runbooks/snapshot.yml": [
-        Case("db_instance", ""),
-        Case("db_instance", "no-such-db", names="no-such-db"),
-        Case("db_instance", SHELL),
-        Case("db_instance", TEMPLATE),
-        Case("confirm", "prod-auth"),
+        Case("targets", []),
+        Case("targets", ["no-such-db"], names="no-such-db"),
+        Case("targets", [SHELL]),
+        Case("targets", [TEMPLATE]),
+        Case("targets", [PIPE_ID]),
+        Case("dr_region", "mars-1"),
+        Case("cleanup_older_than_days", -3),
         Case("ticket", ""),
+    ],
+    "playbooks/fleet.yml": [
+        Case("fleet_target", [SHELL]),
+        Case("fleet_allow_no_canary", "perhaps"),
     ],
     "playbooks/runbooks/restore_snapshot.yml": [
         Case("snapshot_id", ""),
