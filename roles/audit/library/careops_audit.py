@@ -18,6 +18,7 @@ from ansible.module_utils.careops_audit.checks import (
     summarise,
 )
 from ansible.module_utils.careops_audit.collect import Collector
+from ansible.module_utils.careops_audit.report import write_all
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 DOCUMENTATION = r"""
@@ -67,6 +68,20 @@ options:
     type: list
     elements: str
     default: []
+  report_dir:
+    description:
+      - Controller folder to write findings.json, report.md, report.html and junit.xml to.
+      - These are local files, the audit's output; they are written in check mode too. Nothing
+        is ever written to AWS.
+    type: path
+  report_asff:
+    description: Also write securityhub-findings.json in the AWS Security Finding Format.
+    type: bool
+    default: false
+  generated_at:
+    description: Timestamp printed in the reports; the module's start time when empty.
+    type: str
+    default: ""
   include_passed:
     description:
       - Return PASS findings too. The audit reports them; the baseline needs only failures,
@@ -149,6 +164,15 @@ api_calls:
   description: Number of read calls made (pages counted one by one).
   returned: always
   type: int
+report_files:
+  description: Paths of the report files written (empty without report_dir).
+  returned: always
+  type: list
+  elements: str
+generated_at:
+  description: Timestamp of the run, as printed in the reports.
+  returned: always
+  type: str
 duration_seconds:
   description: Wall time of reading and evaluating.
   returned: always
@@ -166,6 +190,9 @@ def main() -> None:
             "dr_region": {"type": "str", "default": ""},
             "imds_usage_days": {"type": "int", "default": 0},
             "only_controls": {"type": "list", "elements": "str", "default": []},
+            "report_dir": {"type": "path"},
+            "report_asff": {"type": "bool", "default": False},
+            "generated_at": {"type": "str", "default": ""},
             "include_passed": {"type": "bool", "default": True},
             "max_workers": {"type": "int", "default": 16},
             "retries": {"type": "int", "default": 10},
@@ -183,6 +210,7 @@ def main() -> None:
     client = client_factory(module, params["retries"], max(10, params["max_workers"]))
 
     started = time.monotonic()
+    generated_at = params["generated_at"] or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     collector = Collector(client, regions, params["max_workers"])
     inventory = collector.collect(imds_usage_days=params["imds_usage_days"])
     if not inventory.account:
@@ -204,17 +232,24 @@ def main() -> None:
         findings = [f for f in findings if f["status"] == "FAIL"]
     for error in inventory.errors:
         module.warn(f"{error['service']}:{error['operation']} in {error['region']} failed: {error['error']}")
-    module.exit_json(
-        changed=False,
-        findings=findings,
-        summary=summary,
-        fail_counts=counts,
-        errors=inventory.errors,
-        account=inventory.account,
-        regions=regions,
-        api_calls=inventory.calls,
-        duration_seconds=round(time.monotonic() - started, 2),
-    )
+    result = {
+        "findings": findings,
+        "summary": summary,
+        "fail_counts": counts,
+        "errors": inventory.errors,
+        "account": inventory.account,
+        "regions": regions,
+        "api_calls": inventory.calls,
+        "duration_seconds": round(time.monotonic() - started, 2),
+        "generated_at": generated_at,
+    }
+    report_files: list[str] = []
+    if params["report_dir"]:
+        try:
+            report_files = write_all(params["report_dir"], result, with_asff=params["report_asff"])
+        except OSError as error:
+            module.fail_json(msg=f"Could not write the reports to {params['report_dir']}: {error}")
+    module.exit_json(changed=False, report_files=report_files, **result)
 
 
 if __name__ == "__main__":
