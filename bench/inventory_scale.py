@@ -115,9 +115,21 @@ def seed(state: dict[str, Any], count: int, batch: int = 250) -> float:
     return time.monotonic() - started
 
 
-def lab_env(state: dict[str, Any]) -> dict[str, str]:
+# moto answers DescribeInstances for thousands of instances in one response that takes it tens
+# of seconds (minutes on a busy machine), past botocore's 60 s read timeout: the aws_ec2 plugin
+# then retries, gives up, and ansible-inventory exits 0 with a warning and no host. AWS pages
+# at 1,000 instances and answers each page in about a second. The benchmark alone raises the
+# timeout, through a sitecustomize module that only its ansible-inventory runs load.
+SITECUSTOMIZE = """
+import botocore.config
+botocore.config.Config.OPTION_DEFAULTS["read_timeout"] = 900
+"""
+
+
+def lab_env(state: dict[str, Any], site: Path) -> dict[str, str]:
     return {
         **os.environ,
+        "PYTHONPATH": str(site),
         "AWS_ENDPOINT_URL": state["endpoint"],
         "AWS_ACCESS_KEY_ID": "lab",
         "AWS_SECRET_ACCESS_KEY": "lab",
@@ -149,17 +161,24 @@ def build(
     listed, wall, cpu = timed(
         [str(BIN / "ansible-inventory"), "-i", str(source), "--list"],
         workdir,
-        lab_env(state) | (extra_env or {}),
+        lab_env(state, workdir / "site") | (extra_env or {}),
     )
     calls = Counter(f"{c['service']}:{c['action']}" for c in api(state["endpoint"], "calls")["calls"])
     hosts = len(json.loads(listed).get("_meta", {}).get("hostvars", {}))
+    if hosts == 0 and source == INVENTORY:
+        print(
+            f"  no host from {source.name}: the plugin failed, see ansible-inventory's warnings",
+            file=sys.stderr,
+        )
     return {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "hosts": hosts, "calls": dict(calls)}
 
 
 def awx_script(state: dict[str, Any], workdir: Path) -> Path:
     """The inventory as an AWX job receives it: the synced hosts, printed by a script."""
     exported, _wall, _cpu = timed(
-        [str(BIN / "ansible-inventory"), "-i", str(INVENTORY), "--list", "--export"], workdir, lab_env(state)
+        [str(BIN / "ansible-inventory"), "-i", str(INVENTORY), "--list", "--export"],
+        workdir,
+        lab_env(state, workdir / "site"),
     )
     script = workdir / "awx-hosts"
     script.write_text(f"#! /usr/bin/env python3\nprint({exported.strip()!r})\n")
@@ -170,26 +189,31 @@ def awx_script(state: dict[str, Any], workdir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=5000)
-    parser.add_argument("--warm-runs", type=int, default=3)
+    parser.add_argument("--warm-runs", type=int, default=2)
+    parser.add_argument("--cold-again", action="store_true", help="rebuild cold once more at the end")
     parser.add_argument("--keep", action="store_true", help="leave the lab up and print its folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="careops-bench-"))
     workdir = folder / "work"
-    workdir.mkdir()
+    (workdir / "site").mkdir(parents=True)
+    (workdir / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
     try:
         state = lab_up(folder)
         print(f"seeding {args.instances} instances")
         seed_seconds = seed(state, args.instances)
         cold = build(state, workdir)
         warm = [build(state, workdir) for _ in range(args.warm_runs)]
-        shutil.rmtree(workdir / ".cache", ignore_errors=True)
-        cold_again = build(state, workdir)
+        # The export reads the warm cache, as an AWX inventory sync within its cache timeout would.
         script = awx_script(state, workdir)
         awx = build(state, workdir, script, {"ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.script"})
         (workdir / "empty.yml").write_text("---\nall:\n  hosts: {}\n")
         empty = build(state, workdir, workdir / "empty.yml")
+        cold_again = None
+        if args.cold_again:
+            shutil.rmtree(workdir / ".cache", ignore_errors=True)
+            cold_again = build(state, workdir)
     finally:
         if not args.keep:
             lab_down(folder)
@@ -210,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| Build | Hosts | Wall (s) | CPU (s) | DescribeInstances | Other AWS calls |")
     print("|---|---:|---:|---:|---:|---|")
-    rows = [("cold", cold), ("cold, second time", cold_again)]
+    rows = [("cold", cold)] + ([("cold, second time", cold_again)] if cold_again else [])
     rows += [(f"warm #{i + 1}", w) for i, w in enumerate(warm)]
     rows += [("AWX job (synced JSON script)", awx), ("ansible-inventory, no hosts", empty)]
     for label, run in rows:
@@ -226,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(figures, indent=2))
     if args.keep:
         print(f"lab left up: CAREOPS_LAB_DIR={folder} .venv/bin/python -m lab down")
+    if any(run["hosts"] < args.instances for _label, run in rows[:-1]):
+        print("FAILED: a build found fewer hosts than were launched; see the warnings of ansible-inventory")
+        return 2
     ok = figures["warm_describe_instances"] == 0 and figures["warm_median_seconds"] < 3
     print(f"target (warm: no DescribeInstances, under 3 s): {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
