@@ -26,6 +26,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,34 @@ PROWLER_VENV = Path(
 PROWLER_VERSION = os.environ.get("CAREOPS_PROWLER_VERSION", "5.46.0")
 REGIONS = ("sa-east-1", "us-east-1")
 TARGET = {"instances": 400, "security_groups": 40, "log_groups": 80, "buckets": 20}
+
+
+# Where the two tools deliberately test different things, found by reading Prowler's checks.
+# The comparison still lists these rows; their disagreements are expected, not errors.
+KNOWN_DIFFERENCES = {
+    "cloudwatch_log_group_retention_policy_specific_days_enabled": (
+        "Prowler passes log groups that never expire; MON-02 fails them (LGPD art. 15/16 and "
+        "GDPR art. 5(1)(e): personal data must not be kept without limit)."
+    ),
+    "ec2_launch_template_imdsv2_required": (
+        "Prowler passes a template when any version requires IMDSv2 and treats an unset "
+        "HttpEndpoint as disabled; AWS defaults it to enabled, and IMDS-02 checks the default "
+        "and latest versions, the ones instances are launched from."
+    ),
+    "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22": (
+        "Prowler skips security groups attached to nothing; the careops controls evaluate every "
+        "group, since an unused open group can be attached at any time."
+    ),
+    "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389": "As for port 22.",
+    "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_postgres_5432": "As for port 22.",
+    "ec2_securitygroup_allow_ingress_from_internet_to_all_ports": "As for port 22.",
+    "autoscaling_group_launch_configuration_requires_imdsv2": (
+        "Prowler checks launch configurations only; IMDS-03 also resolves launch templates."
+    ),
+    "rds_instance_multi_az": "RDS-05 applies to production databases only.",
+    "s3_bucket_object_versioning": "S3-03 applies to buckets whose data class needs versioning only.",
+    "cloudtrail_multi_region_enabled": "Prowler reports per region; CT-01 once per account.",
+}
 
 
 def log(message: str) -> None:
@@ -231,13 +260,15 @@ def run_audit(env: dict[str, str], out: Path) -> tuple[float, list[dict[str, Any
     if result.returncode != 0:
         raise RuntimeError(f"audit failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
     findings = json.loads((out / "findings.json").read_text())
-    calls = [line for line in result.stdout.splitlines() if "read calls in" in line]
-    return wall, findings, {"summary_line": " ".join(calls).strip()}
+    match = re.search(r"(\d+) read calls in\s+([\d.]+) s", " ".join(result.stdout.split()))
+    module = {"api_calls": int(match.group(1)), "module_s": float(match.group(2))} if match else {}
+    return wall, findings, module
 
 
 def run_prowler(
     binary: Path, env: dict[str, str], checks: list[str], out: Path
 ) -> tuple[float, list[dict[str, Any]]]:
+    out.mkdir(parents=True, exist_ok=True)
     config = out / "prowler-config.yaml"
     config.write_text(yaml.safe_dump({"aws": {"log_group_retention_days": 90}}))
     command = [
@@ -259,6 +290,7 @@ def run_prowler(
     started = time.monotonic()
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
+    (out / "prowler.log").write_text(result.stdout + result.stderr)
     files = sorted(out.glob("*.ocsf.json"))
     if not files:
         raise RuntimeError(f"prowler wrote no output (rc {result.returncode}):\n{result.stdout[-3000:]}")
@@ -331,6 +363,7 @@ def compare(findings: list[dict[str, Any]], raw: list[dict[str, Any]]) -> list[d
                 "only_prowler": len(theirs) - len(matched),
                 "careops_fail": sum(1 for f in ours if f["status"] == "FAIL"),
                 "prowler_fail": sum(1 for r in theirs if r["status"] == "FAIL"),
+                "known_difference": KNOWN_DIFFERENCES.get(check, ""),
                 "disagreements": disagree[:20],
             }
         )
@@ -350,7 +383,7 @@ def write_summary(out: Path, data: dict[str, Any]) -> None:
         f"| prowler aws --checks ({len(data['comparison'])} overlapping checks) "
         f"| {data['prowler_wall_s']:.1f} |",
         "",
-        f"Ratio careops/prowler: {data['ratio']:.2f}",
+        f"Ratio careops/prowler: {data['ratio']:.2f}. Inside the careops module: {data['careops_module']}",
         "",
         "| Prowler check | controls | both | agree | only careops | only prowler "
         "| FAIL careops | FAIL prowler |",
@@ -362,6 +395,8 @@ def write_summary(out: Path, data: dict[str, Any]) -> None:
             f"{row['agree']} | {row['only_careops']} | {row['only_prowler']} | {row['careops_fail']} | "
             f"{row['prowler_fail']} |"
         )
+    lines += ["", "Known, deliberate differences:", ""]
+    lines += [f"- {check}: {why}" for check, why in KNOWN_DIFFERENCES.items()]
     disagreements = [(r["prowler_check"], d) for r in data["comparison"] for d in r["disagreements"]]
     if disagreements:
         lines += ["", "Disagreements (first 20 per check):", ""]
@@ -387,7 +422,7 @@ def main() -> int:
         checks = sorted(overlapping_checks())
         log("running the careops audit")
         careops_wall, findings, extra = run_audit(env, out / "careops")
-        log(f"careops audit: {careops_wall:.1f} s ({extra['summary_line']})")
+        log(f"careops audit: {careops_wall:.1f} s (module: {extra})")
         log(f"running prowler with {len(checks)} checks")
         prowler_wall, raw = run_prowler(binary, env, checks, out / "prowler")
         log(f"prowler: {prowler_wall:.1f} s")
@@ -395,14 +430,24 @@ def main() -> int:
         if not args.keep_lab:
             lab_down(folder)
     comparison = compare(findings, raw)
+    silent = [
+        row["prowler_check"] for row in comparison if row["evaluated_by_both"] + row["only_prowler"] == 0
+    ]
+    if silent:
+        log(
+            f"prowler returned nothing for {len(silent)} check(s) (see prowler/prowler.log): "
+            f"{', '.join(silent)}"
+        )
     data = {
         "started": stamp,
         "prowler_version": version.strip(),
         "estate": {"regions": list(REGIONS), **TARGET, "databases": 8},
         "careops_wall_s": round(careops_wall, 2),
+        "careops_module": extra,
         "prowler_wall_s": round(prowler_wall, 2),
         "ratio": round(careops_wall / prowler_wall, 3),
         "comparison": comparison,
+        "prowler_silent_checks": silent,
     }
     write_summary(out, data)
     print((out / "summary.md").read_text())
