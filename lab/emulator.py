@@ -10,6 +10,7 @@ in-process (the server runs in this same process) to behave like AWS there:
   of instances without automated backups; automated backups report their ``RestoreWindow``;
 - ``RebootDBInstance`` with ``ForceFailover`` moves a Multi-AZ primary to its secondary AZ and
   emits failover events, and is refused for a single-AZ instance;
+- every RDS instance has its own DbiResourceId (moto gives all the same one);
 - gp3 instances report their baseline IOPS and throughput, and EBS volumes an empty SnapshotId
   when not made from a snapshot, as AWS does (amazon.aws modules read both);
 - RDS instances and snapshots pass through ``creating``/``modifying``/``rebooting``/``renaming``
@@ -28,6 +29,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import secrets
+import string
 import threading
 import time
 from collections.abc import Callable
@@ -123,6 +126,7 @@ def _require_available(database: Any) -> None:
 
 # --------------------------------------------------------------------------- RDS instances
 
+_DBI_ALPHABET = string.ascii_uppercase + string.digits
 _LAB_KEYS = ("lab_status", "lab_busy_status", "lab_busy_until", "lab_created_at")
 
 
@@ -139,6 +143,9 @@ def _patch_db_instance() -> None:
         if SETTINGS.db_endpoint is not None:
             self.port = SETTINGS.db_endpoint[1]
         self.secondary_availability_zone = _secondary_az(self) if self.multi_az else None
+        # moto gives every instance the same DbiResourceId; AWS gives each its own, and it survives
+        # renames, which is how a cut-over proves which instance now serves a name.
+        self.dbi_resource_id = "db-" + "".join(secrets.choice(_DBI_ALPHABET) for _ in range(26))
         if self.storage_type == "gp3":
             # AWS reports gp3's baseline (3,000 IOPS and 125 MiB/s below 400 GiB); moto leaves
             # both unset, and amazon.aws.rds_instance reads both on every modify (rename, tags).
