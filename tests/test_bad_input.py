@@ -7,6 +7,12 @@ injection-looking strings, unknown IDs, times without an offset) plus, for runbo
 type per required or non-string option of the argument spec, so a new input is covered the day
 it is added.
 
+Each malformed value reaches the playbook as AWX sends a survey answer: in an extra-vars file,
+tagged ``!unsafe`` (AWX's default, ``ALLOW_JINJA_IN_EXTRA_VARS = template``, renders Jinja only
+in a job template's own extra vars). The valid inputs around it are passed with ``-e`` as usual.
+A template typed on the command line with ``-e`` *is* rendered by Ansible, by design: whoever
+runs ansible-playbook can run commands anyway, so that is not a privilege boundary.
+
 Injection strings carry a canary: ``x; rm -rf /nonexistent...; touch CANARY`` and
 ``{{ lookup('pipe', 'touch CANARY') }}``. If either were run by a shell or rendered as a template,
 the file would exist. (The ``rm`` names a path that does not exist: the shape of the classic
@@ -209,7 +215,11 @@ def test_malformed_inputs_are_refused_by_name_without_writes(
 
     def attempt(case: Case) -> tuple[Case, int, str]:
         value = json.loads(json.dumps(case.value).replace("CANARY", str(canary)))
-        result = run_playbook(_safe(lab), playbook, base | {case.variable: value}, inventory=static_inventory)
+        answers = tmp_path / f"answer-{abs(hash(json.dumps([case.variable, value])))}.yml"
+        answers.write_text(yaml.dump({case.variable: _unsafe(value)}, Dumper=_SurveyDumper))
+        result = run_playbook(
+            _safe(lab), playbook, base, inventory=static_inventory, options=["-e", f"@{answers}"]
+        )
         return case, result.returncode, result.stdout + result.stderr
 
     lab.reset_calls()
@@ -230,6 +240,27 @@ def test_malformed_inputs_are_refused_by_name_without_writes(
     assert writes == [], f"bad inputs to {playbook} led to writes: {writes}"
     assert accepted == [], f"{playbook} accepted malformed inputs: {accepted}"
     assert unnamed == [], f"{playbook} refused without naming the variable:\n" + "\n".join(unnamed)
+
+
+class _Unsafe(str):
+    """A survey answer: AWX hands these to Ansible tagged !unsafe, so they are never templated."""
+
+
+class _SurveyDumper(yaml.SafeDumper):
+    pass
+
+
+_SurveyDumper.add_representer(_Unsafe, lambda dumper, data: dumper.represent_scalar("!unsafe", str(data)))
+
+
+def _unsafe(value: Any) -> Any:
+    if isinstance(value, str):
+        return _Unsafe(value)
+    if isinstance(value, list):
+        return [_unsafe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unsafe(v) for k, v in value.items()}
+    return value
 
 
 def _last_error(output: str) -> str:
