@@ -68,6 +68,17 @@ def lab_down(folder: Path) -> None:
     subprocess.run([sys.executable, "-m", "lab", "down"], cwd=ROOT, env=env, check=False, capture_output=True)
 
 
+def agent_mirror(folder: Path) -> dict[str, str]:
+    """The lab's stand-in CloudWatch agent package, and the variables that point the role at it."""
+    mirror = folder / "mirror"
+    subprocess.run([sys.executable, "-m", "lab.agent_standin", "--out", str(mirror)], cwd=ROOT, check=True)
+    return {
+        "cloudwatch_agent_deb_url": f"file://{mirror}/amazon-cloudwatch-agent.deb",
+        "cloudwatch_agent_deb_sha256": (mirror / "amazon-cloudwatch-agent.deb.sha256").read_text().split()[0],
+        "cloudwatch_agent_controller_cache_dir": str(folder / "agent-cache"),
+    }
+
+
 def run_fleet(state: dict[str, Any], folder: Path, overrides: dict[str, str]) -> dict[str, Any]:
     """One run of playbooks/fleet.yml against the lab fleet; time, CPU and recap counts."""
     env = {
@@ -86,7 +97,14 @@ def run_fleet(state: dict[str, Any], folder: Path, overrides: dict[str, str]) ->
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     done = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "inventories/lab", "playbooks/fleet.yml"],
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            "inventories/lab",
+            "playbooks/fleet.yml",
+            "-e",
+            json.dumps(json.loads((folder / "agent.json").read_text())),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -118,13 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     try:
         state = lab_up(folder)
+        (folder / "agent.json").write_text(json.dumps(agent_mirror(folder)))
         results["first run (converge)"] = run_fleet(state, folder, {})
+        print(f"first run (converge): {results['first run (converge)']}", flush=True)
         for label, overrides in VARIANTS.items():
             runs = [run_fleet(state, folder, overrides) for _ in range(args.repeat)]
             median = statistics.median(r["seconds"] for r in runs)
             results[label] = next(r for r in runs if r["seconds"] == median) | {
                 "runs": [r["seconds"] for r in runs]
             }
+            print(f"{label}: {results[label]}", flush=True)
     finally:
         lab_down(folder)
     first = results["first run (converge)"]["seconds"]
