@@ -9,14 +9,15 @@ audit finds every deliberate drift and the PITR runbook restores and verifies, w
 stays untouched. A runbook that fails after its first write must leave the source as it was and
 say which resources now exist.
 
-The retry environment is checked statically for every play that calls AWS (the plays on
-localhost; fleet plays call no AWS API from the controller), since a play without it would only
-fail here when the dice say so.
+The retry environment is checked statically for every play that calls AWS (controller plays
+with AWS modules or roles that use them; fleet plays run on hosts that call no AWS API), since a
+play without it would only fail here when the dice say so.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,13 +67,25 @@ def test_every_play_applies_the_retry_environment(playbook: str) -> None:
     missing = [
         play.get("name", f"play {index}")
         for index, play in enumerate(plays)
-        if play.get("hosts") == "localhost"
-        and "careops_aws_environment" not in str(play.get("environment", ""))
+        if _calls_aws(play) and "careops_aws_environment" not in str(play.get("environment", ""))
     ]
     assert missing == [], (
         f'{playbook}: plays without `environment: "{{{{ careops_aws_environment | default({{}}) }}}}"`, '
         f"so their AWS calls get botocore's legacy retries only: {missing}"
     )
+
+
+def _calls_aws(play: dict[str, Any]) -> bool:
+    """Whether a controller play calls AWS: AWS modules in it, or roles that ship or use them."""
+    if play.get("hosts") != "localhost":
+        return False  # fleet plays: their tasks run on the hosts, which call no AWS API
+    text = json.dumps(play)
+    roles = set(re.findall(r'"(?:role|name)": "([a-z_]+)"', text))
+    for role in roles & {p.name for p in (ROOT / "roles").iterdir()}:
+        folder = ROOT / "roles" / role
+        text += "".join(f.read_text() for f in folder.glob("tasks/*.yml"))
+        text += "careops_" if (folder / "library").is_dir() else ""
+    return bool(re.search(r"amazon\.aws\.|community\.aws\.|group/aws|careops_", text))
 
 
 @pytest.fixture
