@@ -180,7 +180,14 @@ def test_audit_runs_as_an_awx_check_job(awx_job: Any, lab: Lab, tmp_path: Path) 
     lab.reset_calls()
     job = awx_job(
         "careops | production | Audit",
-        {"report_dir": str(reports), "aws_regions": ["sa-east-1"], "fail_on": "none"},
+        # Answers as a person would give them at launch; two controls keep the job short, since
+        # the audit's coverage is tested elsewhere and this test is about how AWX runs it.
+        {
+            "report_dir": str(reports),
+            "aws_regions": ["sa-east-1"],
+            "fail_on": "none",
+            "audit_controls": ["IMDS-01", "NET-01"],
+        },
     )
     assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
     # AWX's job output is built from these events: one per task and host, then the stats.
