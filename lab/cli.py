@@ -82,6 +82,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             str(port),
             "--transition-seconds",
             str(args.transition_seconds),
+            *(["--exit-with", str(args.exit_with)] if args.exit_with else []),
         ],
         cwd=ROOT,
         stdout=log,
@@ -226,7 +227,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from lab.server import serve  # noqa: PLC0415
 
-    serve(state_dir(), args.port, args.transition_seconds)
+    serve(state_dir(), args.port, args.transition_seconds, args.exit_with)
     return 0
 
 
@@ -240,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-fleet", action="store_true", help="only the AWS side")
     up.add_argument("--prefix", default=os.environ.get("CAREOPS_LAB_PREFIX", "lab"))
     up.add_argument("--timeout", type=float, default=120)
+    up.add_argument(
+        "--exit-with", type=int, metavar="PID", help="stop the lab when this process ends (tests)"
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop the lab and remove its containers").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
@@ -250,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="(internal) run the server in the foreground")
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--transition-seconds", type=float, default=2.0)
+    serve.add_argument("--exit-with", type=int, metavar="PID")
     serve.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     logging.basicConfig(

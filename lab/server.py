@@ -280,12 +280,56 @@ class LabApp:
         raise KeyError(f"unknown lab action {action!r}")
 
 
+def _wait_for_stop(exit_with: int | None) -> bool:
+    """Block until SIGTERM/SIGINT, or until ``exit_with`` is gone; True in the second case."""
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        LOG.info("signal %d: stopping", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stopping.wait(2):
+        if exit_with is not None and not _alive(exit_with):
+            LOG.info("process %d is gone: stopping the lab it owned", exit_with)
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_fleet(state_dir: Path) -> None:
+    """Remove the containers `lab up` recorded, when nobody is left to run `lab down`."""
+    try:
+        hosts = json.loads((state_dir / "state.json").read_text())["fleet"]["hosts"]
+    except (OSError, ValueError, KeyError):
+        return
+    from lab import fleet  # noqa: PLC0415 - podman is only needed when there is a fleet
+
+    fleet.stop([host["name"] for host in hosts])
+    for name in ("state.json", "server.json", "env"):
+        (state_dir / name).unlink(missing_ok=True)
+
+
 def rds_backend(region: str) -> Any:
     return get_backend("rds")[estate.ACCOUNT][region]
 
 
-def serve(state_dir: Path, port: int, transition_seconds: float) -> None:
-    """Start everything, seed, write the state file, then serve until SIGTERM."""
+def serve(state_dir: Path, port: int, transition_seconds: float, exit_with: int | None = None) -> None:
+    """Start everything, seed, write the state file, then serve until SIGTERM.
+
+    With ``exit_with``, the lab also stops (fleet included) once that process is gone, so a
+    test run that is killed before its teardown leaves no server, database or container behind.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     emulator.install()
     postgres: LabPostgres | None = None
@@ -361,16 +405,10 @@ def serve(state_dir: Path, port: int, transition_seconds: float) -> None:
     app.ready.set()
     LOG.info("lab ready")
 
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        LOG.info("signal %d: stopping", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stopping.wait()
+    orphaned = _wait_for_stop(exit_with)
     server.shutdown()
+    if orphaned:
+        _remove_fleet(state_dir)
     if postgres is not None:
         postgres.stop()
         shutil.rmtree(postgres.data_dir.parent, ignore_errors=True)

@@ -7,6 +7,7 @@ can run side by side.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -66,17 +67,21 @@ class Lab:
         return [h["name"] for h in self.state["fleet"]["hosts"]]
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    folder = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def start_lab(folder: Path, prefix: str, *options: str) -> Iterator[Lab]:
+    """A lab of one's own in ``folder``: up on entry, down on exit, and never orphaned.
+
+    ``--exit-with`` ties the lab to this test process, so a run killed before its teardown
+    leaves no server, database or container behind.
+    """
     env = {
         **os.environ,
         "CAREOPS_LAB_DIR": str(folder),
-        "CAREOPS_LAB_PREFIX": f"t{os.getpid()}",
+        "CAREOPS_LAB_PREFIX": prefix,
         "CONTAINERS_CONF": str(ROOT / "lab" / "containers.conf"),
     }
     up = subprocess.run(
-        [sys.executable, "-m", "lab", "up", "--transition-seconds", "1"],
+        [sys.executable, "-m", "lab", "up", "--exit-with", str(os.getpid()), *options],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -98,8 +103,20 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(folder / "fact-cache"),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    yield Lab(state=state, env=lab_env)
-    subprocess.run([sys.executable, "-m", "lab", "down"], cwd=ROOT, env=env, capture_output=True, check=False)
+    try:
+        yield Lab(state=state, env=lab_env)
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "lab", "down"], cwd=ROOT, env=env, capture_output=True, check=False
+        )
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with start_lab(
+        tmp_path_factory.mktemp("lab"), f"t{os.getpid()}", "--transition-seconds", "1"
+    ) as session_lab:
+        yield session_lab
 
 
 def run_playbook(

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import ROOT
@@ -58,3 +59,30 @@ def test_without_podman_the_aws_side_still_comes_up(tmp_path: Path) -> None:
     assert not (folder / "state.json").exists()
     assert _lab(folder, "status").returncode == 1
     assert "not running" in _lab(folder, "down").stdout
+
+
+def test_a_lab_whose_owner_died_stops_itself(tmp_path: Path) -> None:
+    owner = subprocess.Popen(["sleep", "300"])
+    folder = tmp_path / "orphan"
+    try:
+        up = _lab(folder, "up", "--no-fleet", "--exit-with", str(owner.pid))
+        assert up.returncode == 0, up.stdout + up.stderr
+        server_pid = json.loads((folder / "state.json").read_text())["pid"]
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 30
+    while _running(server_pid):
+        assert time.monotonic() < deadline, "the lab outlived the process that owned it"
+        time.sleep(0.5)
+    assert not (folder / "state.json").exists()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers signal 0; its state letter says it has exited.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
