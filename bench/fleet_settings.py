@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY  # noqa: E402 - the lab package lives at ROOT
+
 BIN = Path(sys.executable).parent
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 VARIANTS: dict[str, dict[str, str]] = {
@@ -84,8 +87,8 @@ def run_fleet(state: dict[str, Any], folder: Path, overrides: dict[str, str]) ->
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": state["endpoint"],
-        "AWS_ACCESS_KEY_ID": "lab",
-        "AWS_SECRET_ACCESS_KEY": "lab",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "AWS_REGION": state["region"],
         "CONTAINERS_CONF": str(ROOT / "lab" / "containers.conf"),
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),

@@ -40,6 +40,9 @@ from typing import Any
 import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY  # noqa: E402 - the lab package lives at ROOT
+
 BIN = Path(sys.executable).parent
 INVENTORY = ROOT / "inventories" / "production" / "aws_ec2.yml"
 SERVICES = ["main-app", "auth", "background-jobs", "reports", "financial-api"]
@@ -70,8 +73,8 @@ def client(endpoint: str, region: str) -> Any:
         "ec2",
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id="lab",
-        aws_secret_access_key="lab",  # noqa: S106 - the emulator accepts any key
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
     )
 
 
@@ -131,8 +134,8 @@ def lab_env(state: dict[str, Any], site: Path) -> dict[str, str]:
         **os.environ,
         "PYTHONPATH": str(site),
         "AWS_ENDPOINT_URL": state["endpoint"],
-        "AWS_ACCESS_KEY_ID": "lab",
-        "AWS_SECRET_ACCESS_KEY": "lab",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "AWS_REGION": state["region"],
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -25,6 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 LOG = logging.getLogger("lab")
 
@@ -52,8 +54,8 @@ def lab_env(state: dict[str, Any]) -> dict[str, str]:
     """Environment that points AWS clients at the lab; the keys are the emulator's, not AWS's."""
     return {
         "AWS_ENDPOINT_URL": state["endpoint"],
-        "AWS_ACCESS_KEY_ID": "lab",
-        "AWS_SECRET_ACCESS_KEY": "lab",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "AWS_REGION": state["region"],
         "AWS_DEFAULT_REGION": state["region"],
         "CAREOPS_LAB_DIR": str(state["state_dir"]),
@@ -125,8 +127,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 "ec2",
                 region_name=state["region"],
                 endpoint_url=endpoint,
-                aws_access_key_id="lab",
-                aws_secret_access_key="lab",  # noqa: S106 - the emulator accepts any key
+                aws_access_key_id=ACCESS_KEY_ID,
+                aws_secret_access_key=SECRET_ACCESS_KEY,
             )
             print("lab: starting the fleet (systemd containers)")
             state["fleet"]["hosts"] = fleet.start(

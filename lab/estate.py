@@ -18,6 +18,8 @@ from typing import Any
 
 import boto3
 
+from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
 LOG = logging.getLogger("lab.estate")
 
 PRIMARY = "sa-east-1"
@@ -127,8 +129,8 @@ class Seeder:
             service,
             region_name=region,
             endpoint_url=self.endpoint,
-            aws_access_key_id="lab",
-            aws_secret_access_key="lab",  # noqa: S106 - the emulator accepts any key
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
         )
 
     def seed(self) -> Estate:

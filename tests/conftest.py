@@ -21,6 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
+from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
@@ -41,8 +43,8 @@ class Lab:
             service,
             region_name=region or self.state["region"],
             endpoint_url=self.endpoint,
-            aws_access_key_id="lab",
-            aws_secret_access_key="lab",  # noqa: S106 - the emulator accepts any key
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
         )
 
     def api(self, action: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -94,8 +96,8 @@ def start_lab(folder: Path, prefix: str, *options: str) -> Iterator[Lab]:
     lab_env = {
         **env,
         "AWS_ENDPOINT_URL": state["endpoint"],
-        "AWS_ACCESS_KEY_ID": "lab",
-        "AWS_SECRET_ACCESS_KEY": "lab",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "AWS_REGION": state["region"],
         "AWS_DEFAULT_REGION": state["region"],
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),

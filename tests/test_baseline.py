@@ -17,13 +17,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, VENV_BIN, Lab, run_playbook
+from conftest import Lab, run_playbook, start_lab
 
 pytestmark = pytest.mark.slow
 
@@ -32,36 +31,9 @@ pytestmark = pytest.mark.slow
 def blab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A lab without fleet for this module only, plus the two resources to hold back."""
     folder = tmp_path_factory.mktemp("baseline-lab")
-    env = {**os.environ, "CAREOPS_LAB_DIR": str(folder), "CAREOPS_LAB_PREFIX": f"b{os.getpid()}"}
-    up = subprocess.run(
-        [sys.executable, "-m", "lab", "up", "--no-fleet", "--transition-seconds", "0.2"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert up.returncode == 0, f"lab up failed:\n{up.stdout}\n{up.stderr}"
-    state = json.loads((folder / "state.json").read_text())
-    lab = Lab(
-        state=state,
-        env={
-            **env,
-            "AWS_ENDPOINT_URL": state["endpoint"],
-            "AWS_ACCESS_KEY_ID": "lab",
-            "AWS_SECRET_ACCESS_KEY": "lab",
-            "AWS_REGION": state["region"],
-            "AWS_DEFAULT_REGION": state["region"],
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_INVENTORY_CACHE_CONNECTION": str(folder / "inventory-cache"),
-            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(folder / "fact-cache"),
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        },
-    )
-    _add_resources_to_hold_back(lab)
-    yield lab
-    subprocess.run([sys.executable, "-m", "lab", "down"], cwd=ROOT, env=env, capture_output=True, check=False)
+    with start_lab(folder, f"b{os.getpid()}", "--no-fleet", "--transition-seconds", "0.2") as lab:
+        _add_resources_to_hold_back(lab)
+        yield lab
 
 
 def _add_resources_to_hold_back(lab: Lab) -> None:

@@ -10,14 +10,16 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import Lab
 
+from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
 
 def _client(lab: Lab, service: str, attempts: int) -> object:
     return boto3.client(
         service,
         region_name=lab.state["region"],
         endpoint_url=lab.endpoint,
-        aws_access_key_id="lab",
-        aws_secret_access_key="lab",  # noqa: S106 - the emulator accepts any key
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
         config=Config(retries={"mode": "standard", "max_attempts": attempts}),
     )
 

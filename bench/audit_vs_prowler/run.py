@@ -38,6 +38,9 @@ import boto3
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY  # noqa: E402 - the lab package lives at ROOT
+
 VENV_BIN = Path(sys.executable).parent
 PROWLER_VENV = Path(
     os.environ.get("CAREOPS_PROWLER_VENV", Path.home() / ".cache" / "careops" / "prowler-venv")
@@ -95,8 +98,8 @@ def lab_up(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
     aws_env = {
         **env,
         "AWS_ENDPOINT_URL": state["endpoint"],
-        "AWS_ACCESS_KEY_ID": "lab",
-        "AWS_SECRET_ACCESS_KEY": "lab",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "AWS_REGION": state["region"],
         "AWS_DEFAULT_REGION": state["region"],
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
@@ -117,8 +120,8 @@ def client(state: dict[str, Any], service: str, region: str) -> Any:
         service,
         region_name=region,
         endpoint_url=state["endpoint"],
-        aws_access_key_id="lab",
-        aws_secret_access_key="lab",  # noqa: S106 - the emulator accepts any key
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
     )
 
 
