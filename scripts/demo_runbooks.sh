@@ -15,12 +15,6 @@ if [[ -z "${AWS_ENDPOINT_URL:-}" ]]; then
   echo "demo_runbooks: AWS_ENDPOINT_URL is not set; source the lab's env first (. .lab/env)" >&2
   exit 1
 fi
-# The lab's throw-away secret key is "lab". Ansible masks every no_log value in module results,
-# and "lab" occurs in "available", so waits on RDS states would never end. The emulator accepts
-# any key; use one that cannot collide with AWS output.
-if [[ "${AWS_SECRET_ACCESS_KEY:-}" == "lab" ]]; then
-  export AWS_SECRET_ACCESS_KEY=careops-lab-throwaway-key
-fi
 
 stamp=$(date -u +%H%M%S)
 evidence="$top/evidence/demo-$stamp"
