@@ -140,6 +140,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
             names = ", ".join(h["name"] for h in state["fleet"]["hosts"])
             print(f"lab: fleet up: {names}")
+            from lab.agent_standin.build import DEFAULT_OUT, build  # noqa: PLC0415
+
+            package, _ = build(DEFAULT_OUT)
+            print(f"lab: CloudWatch agent LAB STAND-IN package in the local mirror: {package}")
     write_state(folder, state)
     shutil.rmtree(ROOT / ".cache" / "inventory" / "lab", ignore_errors=True)
     print(f"lab: up. To use it from a shell: . {folder / 'env'}")
