@@ -68,6 +68,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     existing = read_state(folder)
     if existing and healthy(existing["endpoint"]):
         print(f"lab already up at {existing['endpoint']} (state in {folder})")
+        if existing["fleet"]["hosts"]:
+            _mirror_agent_standin()
         return 0
     from lab.server import free_port  # noqa: PLC0415 - keeps `lab down` free of moto imports
 
@@ -140,14 +142,19 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
             names = ", ".join(h["name"] for h in state["fleet"]["hosts"])
             print(f"lab: fleet up: {names}")
-            from lab.agent_standin.build import DEFAULT_OUT, build  # noqa: PLC0415
-
-            package, _ = build(DEFAULT_OUT)
-            print(f"lab: CloudWatch agent LAB STAND-IN package in the local mirror: {package}")
+            _mirror_agent_standin()
     write_state(folder, state)
     shutil.rmtree(ROOT / ".cache" / "inventory" / "lab", ignore_errors=True)
     print(f"lab: up. To use it from a shell: . {folder / 'env'}")
     return 0
+
+
+def _mirror_agent_standin() -> None:
+    """Put the CloudWatch agent LAB STAND-IN package where the lab inventory points the role."""
+    from lab.agent_standin.build import DEFAULT_OUT, build  # noqa: PLC0415
+
+    package, _ = build(DEFAULT_OUT)
+    print(f"lab: CloudWatch agent LAB STAND-IN package in the local mirror: {package}")
 
 
 def write_state(folder: Path, state: dict[str, Any]) -> None:
