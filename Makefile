@@ -44,6 +44,8 @@ lint: setup
 	@echo "== ruff"
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@echo "== detect-secrets"
+	@bash scripts/check_secrets.sh
 	@echo "== ansible-lint (production profile)"
 	@$(BIN)/ansible-lint --strict
 

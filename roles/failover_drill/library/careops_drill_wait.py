@@ -117,8 +117,12 @@ def alarms_firing(cloudwatch: Any, names: list[str]) -> list[str]:
     if not names:
         return []
     reply = cloudwatch.describe_alarms(AlarmNames=names, StateValue="ALARM", aws_retry=True)
+    # Filter again here: some endpoints (moto among them) ignore StateValue when AlarmNames is
+    # given, and a quiet alarm must never stop a drill.
     return sorted(
-        alarm["AlarmName"] for alarm in reply.get("MetricAlarms", []) + reply.get("CompositeAlarms", [])
+        alarm["AlarmName"]
+        for alarm in reply.get("MetricAlarms", []) + reply.get("CompositeAlarms", [])
+        if alarm.get("StateValue") == "ALARM"
     )
 
 
