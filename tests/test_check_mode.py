@@ -12,6 +12,7 @@ inputs from ``iam_from_calls.RUNS``, so the check run goes as far as a real run 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def test_check_mode_makes_no_write_call(lab: Lab, playbook: str, tmp_path: Path)
         pytest.skip(f"{playbook} only imports {iam.imported_playbooks(playbook)}: their check runs cover it")
     inputs = iam.run_inputs(playbook, "cm", lab.client("rds"))
     inputs |= {"report_dir": str(tmp_path / "reports"), "evidence_dir": str(tmp_path / "evidence")}
+    # A cold inventory cache makes the run read AWS even for playbooks whose plays only
+    # configure hosts (fleet.yml): the inventory's own calls must be reads too.
+    shutil.rmtree(lab.env["ANSIBLE_INVENTORY_CACHE_CONNECTION"], ignore_errors=True)
     lab.reset_calls()
     result = run_playbook(_safe(lab), playbook, inputs, check=True)
     calls = lab.calls()
