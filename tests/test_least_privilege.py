@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -29,7 +30,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROOT, Lab, run_playbook
+from conftest import ROOT, VENV_BIN, Lab, run_playbook
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import iam_from_calls as iam
@@ -287,7 +288,24 @@ def test_playbook_succeeds_with_only_its_policy(iam_lab: IamLab, playbook: str, 
     inputs = iam.runbook_inputs(playbook, "lp", iam_lab.client("inspector", "rds"))
     inputs |= {"report_dir": str(tmp_path / "reports"), "evidence_dir": str(tmp_path / "evidence")}
     iam_lab.lab.reset_calls()
-    result = run_playbook(user, playbook, inputs)
+    if playbook == "playbooks/fleet.yml":
+        # This lab has no fleet (IAM enforcement needs a lab of its own), and fleet.yml's only
+        # AWS use is its dynamic inventory: prove that read with the fleet policy's keys. The
+        # production inventory is listed, never connected to (its hosts are VPC addresses).
+        shutil.rmtree(tmp_path / "inventory-cache", ignore_errors=True)
+        result = subprocess.run(
+            [str(VENV_BIN / "ansible-inventory"), "-i", "inventories/production", "--list"],
+            cwd=ROOT,
+            env={**user.env, "ANSIBLE_INVENTORY_CACHE_CONNECTION": str(tmp_path / "inventory-cache")},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["_meta"]["hostvars"], "the fleet policy's keys listed no instance"
+    else:
+        result = run_playbook(user, playbook, inputs)
     calls = iam_lab.lab.calls()
     denied = sorted(
         {
