@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROOT, VENV_BIN, Lab, run_playbook
+from conftest import ROOT, VENV_BIN, Lab, run_playbook, start_lab
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import iam_from_calls as iam
@@ -220,21 +220,8 @@ class IamLab:
 @pytest.fixture(scope="module")
 def iam_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamLab]:
     folder = tmp_path_factory.mktemp("iam-lab")
-    env = {**os.environ, "CAREOPS_LAB_DIR": str(folder), "CAREOPS_LAB_PREFIX": f"i{os.getpid()}"}
-    up = subprocess.run(
-        [sys.executable, "-m", "lab", "up", "--no-fleet", "--transition-seconds", "0.5"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert up.returncode == 0, f"IAM lab up failed:\n{up.stdout}\n{up.stderr}"
-    state = json.loads((folder / "state.json").read_text())
-    lab_env, _ = iam.lab_environment(folder)
-    lab = Lab(state=state, env={**env, **lab_env, "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"})
-    try:
+    # start_lab ties the lab to this test process, so a killed run leaves nothing behind.
+    with start_lab(folder, f"i{os.getpid()}", "--no-fleet", "--transition-seconds", "0.5") as lab:
         root_iam = lab.client("iam", "us-east-1")
         keys: dict[str, dict[str, str]] = {}
         users = {p.stem: iam.lab_projection(_load(p)) for p in POLICIES}
@@ -254,10 +241,6 @@ def iam_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamLab]:
             ISSUED_SECRETS.append(key["SecretAccessKey"])
         _moto_api(lab.endpoint, "reset-auth", b"0")
         yield IamLab(lab, keys)
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "lab", "down"], cwd=ROOT, env=env, capture_output=True, check=False
-        )
 
 
 def test_moto_cannot_authenticate_guardduty_and_security_hub(iam_lab: IamLab) -> None:
