@@ -111,6 +111,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state["fleet"] = {"hosts": [], "skipped": None}
     print(
         f"lab: estate seeded ({len(state['estate']['databases'])} databases, "
+        f"{len(state['estate'].get('clusters', {}))} Aurora clusters, "
         f"{len(state['estate']['buckets'])} buckets, {len(state['drift'])} deliberate drifts)"
     )
     if args.no_fleet:

@@ -10,11 +10,18 @@ in-process (the server runs in this same process) to behave like AWS there:
   of instances without automated backups; automated backups report their ``RestoreWindow``;
 - ``RebootDBInstance`` with ``ForceFailover`` moves a Multi-AZ primary to its secondary AZ and
   emits failover events, and is refused for a single-AZ instance;
+- ``FailoverDBCluster`` moves an Aurora cluster's writer to a reader in another AZ, shows the
+  cluster ``failing-over`` for the transition time, emits cluster events, and is refused for a
+  cluster with one member or one that is not available; cluster endpoints resolve to the lab's
+  PostgreSQL like instance endpoints do;
 - every RDS instance has its own DbiResourceId (moto gives all the same one);
 - gp3 instances report their baseline IOPS and throughput, and EBS volumes an empty SnapshotId
   when not made from a snapshot, as AWS does (amazon.aws modules read both);
 - RDS instances and snapshots pass through ``creating``/``modifying``/``rebooting``/``renaming``
-  for a configurable time before they are ``available``;
+  for a configurable time before they are ``available``; cluster snapshots ``creating`` and
+  snapshot copies ``pending`` likewise;
+- a cross-region copy of an encrypted DB or cluster snapshot without a KMS key of the
+  destination region is refused, as AWS refuses it;
 - ``Get/ModifyInstanceMetadataDefaults`` keep per-region account defaults;
 - Elastic Beanstalk environments keep their option settings (CreateEnvironment,
   UpdateEnvironment, DescribeConfigurationSettings), which moto drops;
@@ -43,7 +50,7 @@ from moto.ec2.responses import EC2Response
 from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
 from moto.elasticbeanstalk.responses import EBResponse
 from moto.rds import models as rds_models
-from moto.rds.exceptions import RDSClientError
+from moto.rds.exceptions import DBClusterNotFoundError, RDSClientError
 from moto.rds.responses import RDSResponse
 from moto.s3 import models as s3_models
 
@@ -389,6 +396,204 @@ def _patch_reboot() -> None:
     RDSResponse.reboot_db_instance = reboot_db_instance
 
 
+# --------------------------------------------------------------------------- Aurora clusters
+
+_CLUSTER_EVENTS = {
+    "DB_CLUSTER_FAILOVER_STARTED": {
+        "Categories": ["failover"],
+        "Message": "Started cross AZ failover to DB instance: {target}",
+    },
+    "DB_CLUSTER_FAILOVER_COMPLETED": {
+        "Categories": ["failover"],
+        "Message": "Completed failover to DB instance: {target}",
+    },
+}
+
+
+def _cluster_status_property() -> property:
+    """moto shows a new cluster ``creating`` once and then ``available``; the lab holds each
+    transitional state for the transition time instead, as it does for instances."""
+
+    def getter(self: Any) -> str:
+        until = self.__dict__.get("lab_busy_until")
+        if until is not None and time.monotonic() < until:
+            return self.__dict__["lab_busy_status"]
+        status = self.__dict__.get("_status", "available")
+        return "available" if status == "creating" else status
+
+    def setter(self: Any, value: str) -> None:
+        self.__dict__["_status"] = value
+
+    return property(getter, setter)
+
+
+def _add_cluster_event(cluster: Any, event_type: str, target: str) -> None:
+    """A cluster event whose message names the new writer, as AWS's do."""
+    event = rds_models.Event(event_type, cluster)
+    event.message = event.message.format(target=target)
+    cluster.backend.events.append(event)
+
+
+def failover_cluster(backend: Any, identifier: str, target_id: str | None) -> Any:
+    """FailoverDBCluster as AWS does it: the writer moves to a healthy reader, preferably in
+    another AZ; the cluster is ``failing-over`` meanwhile and its database drops connections."""
+    cluster = backend.clusters.get(identifier)
+    if cluster is None:
+        raise DBClusterNotFoundError(identifier)
+    if cluster.status != "available":
+        raise _client_error(
+            "InvalidDBClusterStateFault", f"DB cluster {identifier} is {cluster.status}, not available."
+        )
+    members = cluster.members
+    writer = cluster.writer
+    readers = [m for m in members if m is not writer and m.status == "available"]
+    if target_id is not None:
+        readers = [m for m in readers if m.db_instance_identifier == target_id]
+        if not readers:
+            raise _client_error(
+                "InvalidParameterValue",
+                f"{target_id} is not an available reader of DB cluster {identifier}.",
+            )
+    if len(members) < 2 or not readers:
+        raise _client_error(
+            "InvalidDBClusterStateFault",
+            f"DB cluster {identifier} has no available reader to fail over to "
+            f"({len(members)} member(s)); add a reader first.",
+        )
+    before = writer.availability_zone if writer is not None else None
+    readers.sort(key=lambda m: (m.availability_zone == before, m.promotion_tier))
+    target = readers[0]
+    _add_cluster_event(cluster, "DB_CLUSTER_FAILOVER_STARTED", target.db_instance_identifier)
+    cluster.failover(target)
+    _add_cluster_event(cluster, "DB_CLUSTER_FAILOVER_COMPLETED", target.db_instance_identifier)
+    LOG.info(
+        "failover of cluster %s: writer %s (%s) -> %s (%s)",
+        identifier,
+        writer.db_instance_identifier if writer is not None else None,
+        before,
+        target.db_instance_identifier,
+        target.availability_zone,
+    )
+    _busy(cluster, "failing-over")
+    for member in (writer, target):
+        if member is not None:
+            _busy(member, "rebooting")
+    if SETTINGS.on_reboot is not None:
+        SETTINGS.on_reboot(identifier, SETTINGS.transition_seconds)
+    return cluster
+
+
+def _patch_clusters() -> None:
+    rds_models.Event.EVENT_MAP.update(_CLUSTER_EVENTS)
+    cls = rds_models.DBCluster
+    cls.event_source_type = "db-cluster"
+    cls.status = _cluster_status_property()
+
+    def endpoint(self: Any) -> str:
+        if SETTINGS.db_endpoint is not None:
+            return SETTINGS.db_endpoint[0]
+        return f"{self.db_cluster_identifier}.cluster-lab.{self.region}.rds.amazonaws.com"
+
+    def reader_endpoint(self: Any) -> str:
+        if SETTINGS.db_endpoint is not None:
+            return SETTINGS.db_endpoint[0]
+        return f"{self.db_cluster_identifier}.cluster-ro-lab.{self.region}.rds.amazonaws.com"
+
+    cls.endpoint = property(endpoint)
+    cls.reader_endpoint = property(reader_endpoint)
+
+    backend_cls = rds_models.RDSBackend
+    original_create = backend_cls.create_db_cluster
+
+    def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+        cluster = original_create(self, kwargs)
+        if SETTINGS.db_endpoint is not None:
+            cluster.port = SETTINGS.db_endpoint[1]
+        _busy(cluster, "creating")
+        return cluster
+
+    backend_cls.create_db_cluster = create_db_cluster
+
+    def failover_db_cluster(
+        self: Any, db_cluster_identifier: str, target_db_instance_identifier: str | None = None
+    ) -> Any:
+        return failover_cluster(self, db_cluster_identifier, target_db_instance_identifier)
+
+    backend_cls.failover_db_cluster = failover_db_cluster
+
+
+# --------------------------------------------------------------------------- snapshot copies
+
+
+def _cross_region_source(backend: Any, source: str) -> str | None:
+    """The source snapshot's region when it is given as an ARN of another region."""
+    if source.startswith("arn:"):
+        region = source.split(":")[3]
+        if region != backend.region_name:
+            return region
+    return None
+
+
+def _refuse_copy_without_destination_key(backend: Any, source: Any, source_id: str, kms_key_id: Any) -> None:
+    region = _cross_region_source(backend, source_id)
+    if region and kms_key_id is None and getattr(source, "encrypted", False):
+        raise _client_error(
+            "InvalidParameterValue",
+            f"Copying encrypted snapshot {source_id} from {region} to {backend.region_name} needs KmsKeyId, "
+            f"a KMS key of {backend.region_name}.",
+        )
+
+
+def _patch_snapshot_copies() -> None:
+    backend_cls = rds_models.RDSBackend
+    rds_models.DBClusterSnapshot.status = _status_property()
+
+    original_copy = backend_cls.copy_db_snapshot
+
+    def copy_db_snapshot(
+        self: Any, source_db_snapshot_identifier: str, target_db_snapshot_identifier: str, **kwargs: Any
+    ) -> Any:
+        source = self.get_db_snapshot(source_db_snapshot_identifier)
+        _refuse_copy_without_destination_key(
+            self, source, source_db_snapshot_identifier, kwargs.get("kms_key_id")
+        )
+        snapshot = original_copy(self, source_db_snapshot_identifier, target_db_snapshot_identifier, **kwargs)
+        _busy(snapshot, "pending")
+        return snapshot
+
+    backend_cls.copy_db_snapshot = copy_db_snapshot
+
+    original_cluster_copy = backend_cls.copy_db_cluster_snapshot
+
+    def copy_db_cluster_snapshot(
+        self: Any,
+        source_db_cluster_snapshot_identifier: str,
+        target_db_cluster_snapshot_identifier: str,
+        **kwargs: Any,
+    ) -> Any:
+        source = self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
+        _refuse_copy_without_destination_key(
+            self, source, source_db_cluster_snapshot_identifier, kwargs.get("kms_key_id")
+        )
+        snapshot = original_cluster_copy(
+            self, source_db_cluster_snapshot_identifier, target_db_cluster_snapshot_identifier, **kwargs
+        )
+        _busy(snapshot, "pending")
+        return snapshot
+
+    backend_cls.copy_db_cluster_snapshot = copy_db_cluster_snapshot
+
+    original_cluster_snapshot = backend_cls.create_db_cluster_snapshot
+
+    def create_db_cluster_snapshot(self: Any, *args: Any, **kwargs: Any) -> Any:
+        snapshot = original_cluster_snapshot(self, *args, **kwargs)
+        if snapshot.snapshot_type == "manual":
+            _busy(snapshot, "creating")
+        return snapshot
+
+    backend_cls.create_db_cluster_snapshot = create_db_cluster_snapshot
+
+
 # --------------------------------------------------------------------------- EC2 IMDS defaults
 
 
@@ -529,6 +734,8 @@ def install() -> None:
     _patch_automated_backups()
     _patch_backend()
     _patch_reboot()
+    _patch_clusters()
+    _patch_snapshot_copies()
     _patch_imds_defaults()
     _patch_s3_default_encryption()
     _patch_beanstalk_options()

@@ -3,7 +3,8 @@
 The estate mirrors production's shape at lab scale: one VPC per region with public, app and
 database subnets in two AZs; an ALB, target group, launch templates and auto scaling groups;
 the five Elastic Beanstalk applications; six production PostgreSQL 15 databases and two
-homologation ones; the buckets, log groups, topics, trail and keys around them.
+homologation ones; three Aurora PostgreSQL 15 clusters; the buckets, log groups, topics, trail
+and keys around them.
 
 ``DRIFT`` lists what is deliberately wrong, so that the audit has something true to find and
 the tests can assert it was found. Every entry names the resource and the control it breaks.
@@ -59,6 +60,15 @@ DATABASES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Aurora PostgreSQL 15 clusters: id -> environment, service and the AZs of their members, the
+# writer first. hml-analytics-aurora has a writer only, as cheap homologation clusters often do,
+# so that a failover drill there has nothing to fail over to.
+AURORA_CLUSTERS: dict[str, dict[str, Any]] = {
+    "prod-analytics-aurora": {"env": "production", "service": "reports", "zones": ("a", "b")},
+    "hml-reports-aurora": {"env": "homologation", "service": "reports", "zones": ("a", "b")},
+    "hml-analytics-aurora": {"env": "homologation", "service": "reports", "zones": ("a",)},
+}
+
 BEANSTALK_APPS = ("main-app", "auth", "background-jobs", "reports", "financial-api")
 SOLUTION_STACK = "64bit Amazon Linux 2023 v4.3.0 running Python 3.12"
 
@@ -92,6 +102,7 @@ class Estate:
     security_groups: dict[str, str] = field(default_factory=dict)
     kms_keys: dict[str, str] = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
+    clusters: dict[str, list[str]] = field(default_factory=dict)
     buckets: list[str] = field(default_factory=list)
     log_groups: list[str] = field(default_factory=list)
     topics: dict[str, str] = field(default_factory=dict)
@@ -141,13 +152,15 @@ class Seeder:
         self._compute()
         self._beanstalk()
         self._databases()
+        self._aurora()
         self._buckets()
         self._logs_and_topics()
         self._trail()
         self._volumes()
         LOG.info(
-            "estate seeded: %d databases, %d buckets, %d log groups, %d drift items",
+            "estate seeded: %d databases, %d Aurora clusters, %d buckets, %d log groups, %d drift items",
             len(self.estate.databases),
+            len(self.estate.clusters),
             len(self.estate.buckets),
             len(self.estate.log_groups),
             len(self.estate.drift),
@@ -408,6 +421,49 @@ class Seeder:
                 kwargs["KmsKeyId"] = self.estate.kms_keys[f"{PRIMARY}/rds"]
             rds.create_db_instance(**kwargs)
             self.estate.databases.append(identifier)
+            if self.on_database is not None:
+                self.on_database(identifier)
+
+    def _aurora(self) -> None:
+        """Aurora clusters with a writer and readers in their own AZs, encrypted, backed up."""
+        rds = self.client("rds")
+        for identifier, spec in AURORA_CLUSTERS.items():
+            env = spec["env"]
+            production = env == "production"
+            rds.create_db_cluster(
+                DBClusterIdentifier=identifier,
+                Engine="aurora-postgresql",
+                EngineVersion="15.8",
+                DatabaseName=identifier.replace("-", "_"),
+                MasterUsername="careops_admin",
+                ManageMasterUserPassword=True,
+                DBSubnetGroupName=f"{PREFIX}-db",
+                VpcSecurityGroupIds=[self.estate.security_groups[f"{_short(env)}-db"]],
+                AvailabilityZones=[f"{PRIMARY}{zone}" for zone in ("a", "b")],
+                StorageEncrypted=True,
+                KmsKeyId=self.estate.kms_keys[f"{PRIMARY}/rds"],
+                BackupRetentionPeriod=14 if production else 7,
+                DeletionProtection=True,
+                CopyTagsToSnapshot=True,
+                Tags=_tags(env, spec["service"]),
+            )
+            members = []
+            for tier, zone in enumerate(spec["zones"]):
+                member = f"{identifier}-{zone}"
+                rds.create_db_instance(
+                    DBInstanceIdentifier=member,
+                    DBClusterIdentifier=identifier,
+                    Engine="aurora-postgresql",
+                    DBInstanceClass="db.r6g.large" if production else "db.t4g.medium",
+                    AvailabilityZone=f"{PRIMARY}{zone}",
+                    PromotionTier=tier,
+                    EnablePerformanceInsights=production,
+                    PubliclyAccessible=False,
+                    AutoMinorVersionUpgrade=True,
+                    Tags=_tags(env, spec["service"]),
+                )
+                members.append(member)
+            self.estate.clusters[identifier] = members
             if self.on_database is not None:
                 self.on_database(identifier)
 

@@ -269,15 +269,23 @@ class LabApp:
             }
         if action == "faults":
             return {"rate": self.faults.rate, "injected": dict(self.faults.injected)}
-        if action == "backdate":
-            database = rds_backend(payload.get("region", estate.PRIMARY)).databases[
-                payload["db_instance_identifier"]
-            ]
-            database.__dict__["lab_created_at"] = emulator._utcnow() - dt.timedelta(
-                days=float(payload["days"])
-            )
-            return {"earliest": emulator.earliest_restorable_time(database).isoformat()}
+        if action in ("backdate", "age-snapshot"):
+            return _age(action, payload)
         raise KeyError(f"unknown lab action {action!r}")
+
+
+def _age(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Make an instance's history or a snapshot older than the lab is: restore windows and
+    retention clean-ups act on days, and tests cannot wait for them."""
+    backend = rds_backend(payload.get("region", estate.PRIMARY))
+    if action == "backdate":
+        database = backend.databases[payload["db_instance_identifier"]]
+        database.__dict__["lab_created_at"] = emulator._utcnow() - dt.timedelta(days=float(payload["days"]))
+        return {"earliest": emulator.earliest_restorable_time(database).isoformat()}
+    pool = backend.cluster_snapshots if payload.get("kind") == "cluster" else backend.database_snapshots
+    snapshot = pool[payload["snapshot"]]
+    snapshot.created = snapshot.created - dt.timedelta(days=float(payload["days"]))
+    return {"created": snapshot.created.isoformat()}
 
 
 def _wait_for_stop(exit_with: int | None) -> bool:
@@ -390,6 +398,7 @@ def serve(state_dir: Path, port: int, transition_seconds: float, exit_with: int 
             "subnets": seeded.subnets,
             "security_groups": seeded.security_groups,
             "databases": seeded.databases,
+            "clusters": seeded.clusters,
             "buckets": seeded.buckets,
             "log_groups": seeded.log_groups,
             "topics": seeded.topics,

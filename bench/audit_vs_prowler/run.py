@@ -6,8 +6,9 @@ One command (``make``-free on purpose, so it runs anywhere the repository's .ven
 
 What it does:
 1. brings up a fresh lab (AWS side only) in a temporary folder and scales its estate to
-   400 instances, 40 security groups, 8 databases, 80 log groups and 20 buckets over the two
-   regions, with deliberate failures spread through every overlapping check;
+   400 instances, 40 security groups, 8 databases (and the seeded Aurora clusters), 80 log
+   groups and 20 buckets over the two regions, with deliberate failures spread through every
+   overlapping check;
 2. installs Prowler from PyPI into its own virtualenv outside the repository (first run only;
    ``CAREOPS_PROWLER_VENV`` overrides the place), never into the project's .venv;
 3. runs ``playbooks/audit.yml`` and then ``prowler aws --checks <the overlapping checks>``
@@ -444,7 +445,7 @@ def main() -> int:
     data = {
         "started": stamp,
         "prowler_version": version.strip(),
-        "estate": {"regions": list(REGIONS), **TARGET, "databases": 8},
+        "estate": {"regions": list(REGIONS), **TARGET, "databases": 8, "aurora_clusters": 3},
         "careops_wall_s": round(careops_wall, 2),
         "careops_module": extra,
         "prowler_wall_s": round(prowler_wall, 2),

@@ -16,13 +16,16 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 DOCUMENTATION = r"""
 ---
 module: careops_drill_wait
-short_description: Wait until a drilled RDS instance or auto scaling group has recovered, watching stop alarms
+short_description: Wait until a drilled DB instance, Aurora cluster or ASG recovers, watching stop alarms
 description:
   - Polls the drilled resource until it has recovered, and the given CloudWatch alarms on every
     poll; stops waiting as soon as one of them is in ALARM (a stop condition of the drill).
   - C(rds_instance) has recovered when it is available with its primary in another AZ than
     I(availability_zone_before); when the primary has not moved after I(transition_grace_seconds)
     and the instance is available, the wait ends too and the caller sees C(final) unchanged.
+  - C(aurora_cluster) has recovered when the cluster and all its members are available and its
+    writer is another instance than I(writer_before); after I(transition_grace_seconds) an
+    available cluster with the same writer ends the wait too, and C(final) shows it.
   - C(asg) has recovered when the group has its desired number of InService, Healthy instances,
     none of them the terminated one, and each of its target groups sees at least that many
     healthy targets among them.
@@ -32,10 +35,10 @@ options:
   kind:
     description: What is drilled.
     type: str
-    choices: [rds_instance, asg]
+    choices: [rds_instance, aurora_cluster, asg]
     required: true
   target:
-    description: DB instance identifier or auto scaling group name.
+    description: DB instance identifier, Aurora cluster identifier or auto scaling group name.
     type: str
     required: true
   terminated_instance_id:
@@ -57,11 +60,16 @@ options:
   availability_zone_before:
     description: For C(rds_instance), the primary's AZ before the failover.
     type: str
+  writer_before:
+    description: For C(aurora_cluster), the writer before the failover.
+    type: str
   since_epoch:
     description: Start of the drill (epoch seconds), so that C(elapsed_seconds) includes the failover call.
     type: float
   transition_grace_seconds:
-    description: For C(rds_instance), seconds after which an available, unmoved instance ends the wait.
+    description:
+      - For C(rds_instance) and C(aurora_cluster), seconds after which an available, unmoved
+        resource ends the wait.
     type: float
     default: 60
 extends_documentation_fragment:
@@ -106,7 +114,9 @@ states_seen:
   type: list
   elements: str
 final:
-  description: Last reading; AZs for rds_instance, healthy instances and targets for asg.
+  description: >-
+    Last reading; AZs for rds_instance, writer and its AZ for aurora_cluster, healthy instances
+    and targets for asg.
   returned: always
   type: dict
 """
@@ -133,6 +143,24 @@ def read_rds(rds: Any, target: str) -> dict[str, Any]:
         "status": instance["DBInstanceStatus"],
         "availability_zone": instance.get("AvailabilityZone"),
         "secondary_availability_zone": instance.get("SecondaryAvailabilityZone"),
+    }
+
+
+def read_cluster(rds: Any, target: str) -> dict[str, Any]:
+    """Status, writer and the writer's AZ of the cluster, and whether every member is available."""
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=target, aws_retry=True)["DBClusters"][0]
+    instances = rds.describe_db_instances(
+        Filters=[{"Name": "db-cluster-id", "Values": [target]}], aws_retry=True
+    )["DBInstances"]
+    zones = {i["DBInstanceIdentifier"]: i.get("AvailabilityZone") for i in instances}
+    writer = next(
+        (m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"] if m["IsClusterWriter"]), None
+    )
+    return {
+        "status": cluster["Status"],
+        "writer": writer,
+        "availability_zone": zones.get(writer) if writer else None,
+        "members_available": all(i["DBInstanceStatus"] == "available" for i in instances),
     }
 
 
@@ -168,13 +196,14 @@ def main() -> None:
     """Poll until recovered, stopped by an alarm, or timed out."""
     module = AnsibleAWSModule(
         argument_spec={
-            "kind": {"type": "str", "choices": ["rds_instance", "asg"], "required": True},
+            "kind": {"type": "str", "choices": ["rds_instance", "aurora_cluster", "asg"], "required": True},
             "target": {"type": "str", "required": True},
             "terminated_instance_id": {"type": "str"},
             "alarm_names": {"type": "list", "elements": "str", "default": []},
             "timeout": {"type": "float", "default": 1800},
             "poll_seconds": {"type": "float", "default": 5},
             "availability_zone_before": {"type": "str"},
+            "writer_before": {"type": "str"},
             "since_epoch": {"type": "float"},
             "transition_grace_seconds": {"type": "float", "default": 60},
         },
@@ -183,7 +212,7 @@ def main() -> None:
     params = module.params
     retry = AWSRetry.jittered_backoff()
     cloudwatch = module.client("cloudwatch", retry_decorator=retry)
-    rds = module.client("rds", retry_decorator=retry) if params["kind"] == "rds_instance" else None
+    rds = module.client("rds", retry_decorator=retry) if params["kind"] != "asg" else None
     autoscaling = module.client("autoscaling", retry_decorator=retry) if params["kind"] == "asg" else None
     elbv2 = module.client("elbv2", retry_decorator=retry) if params["kind"] == "asg" else None
 
@@ -210,6 +239,12 @@ def main() -> None:
                 state = final["status"]
                 moved = final["availability_zone"] != params["availability_zone_before"]
                 done = state == "available" and (moved or elapsed >= params["transition_grace_seconds"])
+            elif params["kind"] == "aurora_cluster":
+                final = read_cluster(rds, params["target"])
+                state = final["status"] if final["members_available"] else f"{final['status']}, member busy"
+                moved = final["writer"] != params["writer_before"]
+                settled = final["status"] == "available" and final["members_available"]
+                done = settled and (moved or elapsed >= params["transition_grace_seconds"])
             else:
                 final = read_asg(autoscaling, elbv2, params["target"], params["terminated_instance_id"])
                 state = f"{len(final['healthy_instances'])}/{final['desired']} healthy"

@@ -564,9 +564,17 @@ def _db_base(ctx: Context, region: str, db: dict[str, Any]) -> Finding:
     }
 
 
-def _databases(ctx: Context) -> Iterator[tuple[str, dict[str, Any], Finding]]:
+def _databases(
+    ctx: Context, *, cluster_members: bool = True
+) -> Iterator[tuple[str, dict[str, Any], Finding]]:
+    """DB instances of the audited regions. An Aurora cluster's members carry backups, deletion
+    protection, Multi-AZ and tag copying at the cluster, not the instance (AWS reports them off
+    there and refuses to change them), so controls of those settings pass cluster_members=False.
+    Those settings of the clusters themselves are not audited yet."""
     for region in _regions(ctx):
         for db in ctx.inventory.get(region, "databases") or []:
+            if not cluster_members and db.get("DBClusterIdentifier"):
+                continue
             yield region, db, _db_base(ctx, region, db)
 
 
@@ -592,7 +600,7 @@ def rds_encrypted(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
 @control("RDS-02")
 def rds_backups(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
     minimum = ctx.settings.min_backup_retention_days
-    for region, db, finding in _databases(ctx):
+    for region, db, finding in _databases(ctx, cluster_members=False):
         days = int(db.get("BackupRetentionPeriod") or 0)
         finding.update(
             passed=days >= minimum,
@@ -609,7 +617,7 @@ def rds_backups(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
 @control("RDS-03")
 def rds_dr_replication(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
     needed = set(ctx.params.get("dr_replication_environments", []))
-    for region, db, finding in _databases(ctx):
+    for region, db, finding in _databases(ctx, cluster_members=False):
         if finding["environment"] not in needed or region == ctx.settings.dr_region:
             continue
         replications = db.get("DBInstanceAutomatedBackupsReplications") or []
@@ -632,10 +640,11 @@ def _simple_db_control(
     *,
     fix_key: str | None,
     only_production: bool = False,
+    cluster_scoped: bool = False,
 ) -> None:
     def evaluate(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
         production = set(ctx.params.get("production_environments", ["production"]))
-        for region, db, finding in _databases(ctx):
+        for region, db, finding in _databases(ctx, cluster_members=not cluster_scoped):
             if only_production and finding["environment"] not in production:
                 continue
             value = bool(db.get(field_name))
@@ -648,8 +657,17 @@ def _simple_db_control(
     control(control_id)(evaluate)
 
 
-_simple_db_control("RDS-04", "DeletionProtection", True, "Deletion protection", fix_key="deletion_protection")
-_simple_db_control("RDS-05", "MultiAZ", True, "Multi-AZ", fix_key=None, only_production=True)
+_simple_db_control(
+    "RDS-04",
+    "DeletionProtection",
+    True,
+    "Deletion protection",
+    fix_key="deletion_protection",
+    cluster_scoped=True,
+)
+_simple_db_control(
+    "RDS-05", "MultiAZ", True, "Multi-AZ", fix_key=None, only_production=True, cluster_scoped=True
+)
 _simple_db_control(
     "RDS-06", "PerformanceInsightsEnabled", True, "Performance Insights", fix_key=None, only_production=True
 )
@@ -657,7 +675,12 @@ _simple_db_control(
     "RDS-07", "PubliclyAccessible", False, "Public accessibility", fix_key="publicly_accessible"
 )
 _simple_db_control(
-    "RDS-08", "CopyTagsToSnapshot", True, "Copying tags to snapshots", fix_key="copy_tags_to_snapshot"
+    "RDS-08",
+    "CopyTagsToSnapshot",
+    True,
+    "Copying tags to snapshots",
+    fix_key="copy_tags_to_snapshot",
+    cluster_scoped=True,
 )
 _simple_db_control(
     "RDS-09",
