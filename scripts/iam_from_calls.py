@@ -60,9 +60,12 @@ RUNS: dict[str, dict[str, Any]] = {
     "playbooks/site.yml": {},
     # The canary group alone: the fleet's AWS side is the inventory, and one host shows it.
     "playbooks/fleet.yml": {"fleet_target": "canary"},
+    # A DB instance and an Aurora cluster, both copied to the DR region with its key.
     "playbooks/runbooks/snapshot.yml": {
-        "targets": ["prod-billing"],
+        "targets": ["prod-billing", "prod-analytics-aurora"],
         "ticket": "CHG0000007",
+        "dr_copy": True,
+        "dr_kms_key_id": "alias/homecare-rds",
         "poll_seconds": 1,
     },
     "playbooks/runbooks/pitr_restore.yml": {
@@ -410,22 +413,24 @@ def masking_safe_env(env: dict[str, str]) -> dict[str, str]:
 
 def lab_environment(lab_dir: Path) -> tuple[dict[str, str], str]:
     """Environment that points ansible-playbook at the lab in ``lab_dir``, and its endpoint."""
+    if str(ROOT) not in sys.path:  # run as a script, the repository's root is not on the path
+        sys.path.insert(0, str(ROOT))
+    from lab.cli import lab_env  # noqa: PLC0415 - the lab package is only needed with a lab
+
     state = json.loads((lab_dir / "state.json").read_text())
     bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": state["endpoint"],
-        # Any key works while enforcement is off. Not "lab": Ansible masks a no_log value
-        # wherever it appears in module results, and "lab" is inside "available".
-        "AWS_ACCESS_KEY_ID": "careops-lab",
-        "AWS_SECRET_ACCESS_KEY": THROWAWAY_SECRET,
-        "AWS_REGION": state["region"],
-        "AWS_DEFAULT_REGION": state["region"],
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_INVENTORY_CACHE_CONNECTION": str(lab_dir / "inventory-cache"),
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(lab_dir / "fact-cache"),
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    # Any key works while enforcement is off; masking_safe_env's keys are ones Ansible's no_log
+    # masking cannot find inside module results.
+    env = masking_safe_env(
+        {
+            **os.environ,
+            **lab_env(state),
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_INVENTORY_CACHE_CONNECTION": str(lab_dir / "inventory-cache"),
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(lab_dir / "fact-cache"),
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
     return env, state["endpoint"]
 
 
