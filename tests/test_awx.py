@@ -605,14 +605,28 @@ def test_pitr_workflow_waits_for_approval_before_cut_over(assets: dict[str, Any]
     assert {"source_db", "confirm", "confirm_cutover", "ticket"} <= asked
 
 
-def test_pitr_cut_over_node_targets_the_verified_instance() -> None:
+def test_pitr_cut_over_node_targets_the_verified_instance(assets: dict[str, Any]) -> None:
     """The cut-over must act on the instance the first node restored and verified, not restore again."""
     options = spec_options(ROOT / "playbooks" / "runbooks" / "specs" / "pitr_restore.yml")
-    if "restored_db" not in options:
-        pytest.xfail(
-            "pitr_restore has no input to cut over an instance restored by an earlier run (restored_db) and "
-            "does not set_stats it; until it does, the workflow's cut-over node starts a second restore"
-        )
+    assert "restored_db" in options, "pitr_restore needs an input for an instance an earlier run restored"
+    playbook = (ROOT / "playbooks" / "runbooks" / "pitr_restore.yml").read_text()
+    stats = [t for t in yaml.safe_load(playbook)[0]["tasks"][0]["block"] if "ansible.builtin.set_stats" in t]
+    assert stats and "restored_db" in stats[0]["ansible.builtin.set_stats"]["data"], (
+        "the first node must hand the restored instance to the cut-over node"
+    )
+    workflow = next(
+        w
+        for w in assets["workflow_job_templates"]
+        if w["name"] == "careops | production | PITR restore with approved cut-over"
+    )
+    nodes = {n["identifier"]: n for n in workflow["related"]["workflow_nodes"]}
+    # AWX builds a node's extra variables from the node's data, then the ancestors' artifacts,
+    # then the workflow's survey answers, each over the last: an answer would override the stats.
+    asked = {q["variable"] for q in workflow["related"]["survey_spec"]["spec"]}
+    assert "restored_db" not in asked, (
+        "the person launching the workflow does not pick the instance to cut over"
+    )
+    assert all("restored_db" not in n.get("extra_data", {}) for n in nodes.values())
 
 
 # The credential type, rendered as AWX renders it and used against the lab.

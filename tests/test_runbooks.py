@@ -137,6 +137,34 @@ def test_pitr_refuses_a_target_that_exists(rlab: Lab, tmp_path: Path) -> None:
     assert_refused(rlab, result, record, "target_db='prod-billing' already exists")
 
 
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        # Another database, not a restore of the source: cutting it over would serve the wrong data.
+        (
+            {"restored_db": "prod-billing"},
+            "restored_db='prod-billing' is not an instance restored from prod-auth",
+        ),
+        (
+            {"restored_db": "prod-auth-pitr-202612010000"},
+            "restored_db='prod-auth-pitr-202612010000' does not exist",
+        ),
+        (
+            {"restored_db": "prod-billing", "cutover": False},
+            "restored_db (an instance an earlier run restored) is only for cutover=true",
+        ),
+    ],
+    ids=["not-a-restore-of-the-source", "unknown", "without-cutover"],
+)
+def test_pitr_cutover_of_an_earlier_restore_refuses_another_instance(
+    rlab: Lab, tmp_path: Path, extra: dict[str, Any], phrase: str
+) -> None:
+    rlab.reset_calls()
+    base = {"source_db": "prod-auth", "confirm": "prod-auth", "ticket": "INC-1", "cutover": True}
+    result, record = runbook(rlab, "pitr_restore", tmp_path, base | {"confirm_cutover": "prod-auth"} | extra)
+    assert_refused(rlab, result, record, phrase)
+
+
 def test_pitr_refuses_a_source_without_automated_backups(rlab: Lab, tmp_path: Path) -> None:
     rlab.reset_calls()
     extra = {"source_db": "hml-scheduling", "confirm": "hml-scheduling", "ticket": "INC-1"}

@@ -268,3 +268,72 @@ def test_project_config_reads_the_inventory_awx_writes(tmp_path: Path) -> None:
             "ansible.cfg [inventory] enable_plugins lacks ansible.builtin.script: AWX jobs see no hosts "
             "unless AWX_TASK_ENV sets ANSIBLE_INVENTORY_ENABLED (docs/awx.md)"
         )
+
+
+def test_pitr_workflow_cuts_over_the_instance_its_first_node_verified(
+    awx_job: Any, lab: Lab, tmp_path: Path
+) -> None:
+    """The workflow's nodes as AWX runs them: node data, then the first node's stats, then the survey."""
+    workflow = next(
+        w
+        for w in ASSETS["workflow_job_templates"]
+        if w["name"] == "careops | production | PITR restore with approved cut-over"
+    )
+    nodes = {n["identifier"]: n for n in workflow["related"]["workflow_nodes"]}
+    answers = {
+        "source_db": "prod-scheduling",
+        "ticket": "CHG-77",
+        "confirm": "prod-scheduling",
+        "confirm_cutover": "prod-scheduling",
+        "poll_seconds": 1,
+        "evidence_dir": str(tmp_path / "evidence"),
+    }
+    rds = lab.client("rds")
+    original = rds.describe_db_instances(DBInstanceIdentifier="prod-scheduling")["DBInstances"][0]
+
+    def node_job(identifier: str, artifacts: dict[str, Any], job_id: int) -> Job:
+        node = nodes[identifier]
+        name = node["unified_job_template"]["name"]
+        return awx_job(name, node["extra_data"] | artifacts | answers, job_id=job_id)
+
+    first = node_job("restore-and-verify", {}, 21)
+    assert (first.status, first.rc) == ("successful", 0), first.stdout[-3000:]
+    restored = first.artifact_data["restored_db"]
+    assert restored.startswith("prod-scheduling-pitr-")
+    assert first.artifact_data["careops_pitr_result"]["cutover"] is False
+    kept = rds.describe_db_instances(DBInstanceIdentifier="prod-scheduling")["DBInstances"][0]
+    assert kept["DbiResourceId"] == original["DbiResourceId"], "the first node touched the source"
+    verified = rds.describe_db_instances(DBInstanceIdentifier=restored)["DBInstances"][0]
+
+    # The approval node runs nothing; AWX passes the first node's artifacts on to the cut-over.
+    lab.reset_calls()
+    last = node_job("cutover", first.artifact_data, 22)
+    assert (last.status, last.rc) == ("successful", 0), last.stdout[-3000:]
+    writes = lab.mutating_calls()
+    assert not any(w.startswith(("rds:Restore", "rds:Delete", "rds:Reboot")) for w in writes), writes
+    assert writes.count("rds:ModifyDBInstance") >= 2, writes
+    serving = rds.describe_db_instances(DBInstanceIdentifier="prod-scheduling")["DBInstances"][0]
+    assert serving["DbiResourceId"] == verified["DbiResourceId"], "another instance took the source's name"
+    result = last.artifact_data["careops_pitr_result"]
+    assert result["cutover"] is True and result["restored_db"] == restored
+    retired = rds.describe_db_instances(DBInstanceIdentifier=result["retired_db"])["DBInstances"][0]
+    assert retired["DbiResourceId"] == original["DbiResourceId"]
+    assert "Verify | Run the read-only SQL smoke test" in last.stdout, "the cut-over verified again first"
+
+    # Leave the lab as it was: the documented rollback, from the runbook template.
+    rollback = awx_job(
+        "careops | production | Runbook pitr_restore",
+        {
+            "source_db": "prod-scheduling",
+            "rollback": True,
+            "retired_db": result["retired_db"],
+            "confirm": "prod-scheduling",
+            "ticket": "CHG-77",
+            "poll_seconds": 1,
+            "evidence_dir": str(tmp_path / "evidence"),
+        },
+        job_id=23,
+    )
+    assert (rollback.status, rollback.rc) == ("successful", 0), rollback.stdout[-3000:]
+    back = rds.describe_db_instances(DBInstanceIdentifier="prod-scheduling")["DBInstances"][0]
+    assert back["DbiResourceId"] == original["DbiResourceId"]
