@@ -206,3 +206,39 @@ def test_standin_package_is_labelled_and_reproducible(tmp_path: Path) -> None:
     assert "labstandin" in info
     digest = (tmp_path / "a" / "amazon-cloudwatch-agent.deb.sha256").read_text().split()[0]
     assert digest == first.stdout.split()[1]
+
+
+def _resolve(text: str, item: str | None, platform: dict) -> str:
+    """A task or manifest string with `item` and `hardening__os.<key>` filled in (Debian)."""
+    text = text.replace("{{ item }}", item or "")
+    return re.sub(r"\{\{ hardening__os\.(\w+) \}\}", lambda m: platform[m.group(1)], text).strip()
+
+
+def test_hardening_probe_manifest_matches_every_write_task() -> None:
+    """Each file the role writes whole is in hardening__managed_files with the same source and
+    mode, and its task is skipped only through the probe's hardening__in_sync: a task and the
+    manifest that drift apart would make the probe skip a file that needs writing."""
+    role = ROOT / "roles" / "hardening"
+    role_vars = load(role / "vars" / "main.yml")
+    platform = role_vars["hardening__platform"]["Debian"]
+    manifest = {_resolve(f["dest"], None, platform): f for f in role_vars["hardening__managed_files"]}
+    written = set()
+    for path in (role / "tasks").glob("*.yml"):
+        for task in load(path) or []:
+            module = next((m for m in ("ansible.builtin.template", "ansible.builtin.copy") if m in task), "")
+            if not module:
+                continue
+            args = task[module]
+            items = task.get("loop") or [None]
+            for item in items:
+                dest = _resolve(args["dest"], item, platform)
+                assert dest in manifest, f"{task['name']}: {dest} is not in hardening__managed_files"
+                entry = manifest[dest]
+                if module == "ansible.builtin.template":
+                    assert _resolve(args["src"], item, platform) == entry.get("template"), dest
+                else:
+                    assert args["content"] == entry.get("content"), dest
+                assert (args["owner"], args["group"], args["mode"]) == ("root", "root", entry["mode"]), dest
+                assert "hardening__in_sync" in json.dumps(task.get("when")), task["name"]
+                written.add(dest)
+    assert written == set(manifest), f"manifest entries without a task: {set(manifest) - written}"
