@@ -23,6 +23,8 @@ in-process (the server runs in this same process) to behave like AWS there:
 - a cross-region copy of an encrypted DB or cluster snapshot without a KMS key of the
   destination region is refused, as AWS refuses it;
 - ``Get/ModifyInstanceMetadataDefaults`` keep per-region account defaults;
+- ``DescribeLaunchTemplates`` and ``DescribeLaunchTemplateVersions`` page with ``NextToken``
+  as AWS does (moto cuts the answer at ``MaxResults``, 15 by default, and says nothing more);
 - Elastic Beanstalk environments keep their option settings (CreateEnvironment,
   UpdateEnvironment, DescribeConfigurationSettings), which moto drops;
 - new S3 buckets get SSE-S3 default encryption, as AWS applies since January 2023, and
@@ -45,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import elastic_block_store as ec2_ebs_models
 from moto.ec2.responses import EC2Response
 from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
@@ -723,6 +726,53 @@ def _patch_volume_snapshot_id() -> None:
     cls.__init__ = __init__
 
 
+# --------------------------------------------------------------------------- EC2 launch templates
+
+# moto's default page when a request names no MaxResults; kept, so that the lab's callers page.
+LAUNCH_TEMPLATE_PAGE = 15
+
+
+def _patch_launch_template_pages() -> None:
+    """Page launch templates and their versions with NextToken instead of cutting the answer.
+
+    moto returns the first ``MaxResults`` items and no token, so a caller that pages correctly
+    still sees only 15 launch templates. The wrapper lets moto build the whole answer, then
+    serves it a page at a time; the token is the offset of the next page.
+    """
+    for operation, key in (
+        ("describe_launch_templates", "LaunchTemplates"),
+        ("describe_launch_template_versions", "LaunchTemplateVersions"),
+    ):
+        setattr(EC2Response, operation, _paged(getattr(EC2Response, operation), key))
+
+
+def _paged(original: Callable[[Any], ActionResult], key: str) -> Callable[[Any], ActionResult]:
+    def answer(self: Any) -> ActionResult:
+        size = self._get_int_param("MaxResults", LAUNCH_TEMPLATE_PAGE)
+        token = self._get_param("NextToken") or "0"
+        if not str(token).isdigit():
+            raise EC2ClientError("InvalidNextToken", f"The token '{token}' is invalid.")
+        offset = int(token)
+        read_int = self._get_int_param
+
+        def everything(name: str, if_none: Any = None) -> Any:
+            return 10**9 if name == "MaxResults" else read_int(name, if_none)
+
+        self._get_int_param = everything
+        try:
+            whole = dict(original(self).result)
+        finally:
+            del self._get_int_param
+        items = whole[key]
+        whole[key] = items[offset : offset + size]
+        if offset + size < len(items):
+            whole["NextToken"] = str(offset + size)
+        return ActionResult(whole)
+
+    answer.__name__ = original.__name__
+    return answer
+
+
 _INSTALLED = threading.Event()
 
 
@@ -737,6 +787,7 @@ def install() -> None:
     _patch_clusters()
     _patch_snapshot_copies()
     _patch_imds_defaults()
+    _patch_launch_template_pages()
     _patch_s3_default_encryption()
     _patch_beanstalk_options()
     _patch_volume_snapshot_id()

@@ -133,6 +133,36 @@ def test_regions_can_be_overridden_for_a_run(lab: Lab, tmp_path: Path) -> None:
     assert regions == {"us-east-1"}
 
 
+def test_launch_template_versions_are_read_in_pages_not_per_template(lab: Lab, tmp_path: Path) -> None:
+    ec2 = lab.client("ec2", "eu-west-1")  # no estate there: these are the only templates
+    tokens = {f"audit-test-lt-{n:02d}": "required" if n % 3 else "optional" for n in range(20)}
+    for name, value in tokens.items():
+        ec2.create_launch_template(
+            LaunchTemplateName=name, LaunchTemplateData={"MetadataOptions": {"HttpTokens": value}}
+        )
+    # A newer, compliant version that is not the default: the default still fails.
+    newer = {"MetadataOptions": {"HttpTokens": "required"}}
+    ec2.create_launch_template_version(LaunchTemplateName="audit-test-lt-00", LaunchTemplateData=newer)
+    extra = {"aws_regions": ["eu-west-1"], "audit_controls": ["IMDS-02"], "report_dir": str(tmp_path)}
+    try:
+        lab.reset_calls()
+        result = run_playbook(lab, "playbooks/audit.yml", extra)
+        calls = [c["action"] for c in lab.calls() if c["service"] == "ec2"]
+    finally:
+        for name in tokens:
+            ec2.delete_launch_template(LaunchTemplateName=name)
+    assert result.returncode == 0, result.stdout[-3000:]
+    findings = {f["resource_name"]: f for f in json.loads((tmp_path / "findings.json").read_text())}
+    assert set(findings) == set(tokens)
+    for name, value in tokens.items():
+        assert findings[name]["status"] == ("PASS" if value == "required" else "FAIL"), findings[name]
+    assert "default v1" in findings["audit-test-lt-00"]["message"]
+    assert "latest v2" not in findings["audit-test-lt-00"]["message"]
+    # 20 templates, 41 versions: two pages of templates (the lab pages at 15), one of versions.
+    assert calls.count("DescribeLaunchTemplates") == 2
+    assert calls.count("DescribeLaunchTemplateVersions") == 1
+
+
 @pytest.mark.parametrize(
     ("extra", "variable"),
     [

@@ -188,6 +188,27 @@ def test_account_imds_defaults_round_trip(lab: Lab) -> None:
     assert ec2.get_instance_metadata_defaults()["AccountLevel"] == {}
 
 
+def test_launch_templates_page_like_aws(lab: Lab) -> None:
+    # moto alone answers the first 15 and no NextToken: a caller that pages still misses the rest.
+    ec2 = lab.client("ec2", "eu-west-1")  # a region the estate and the other tests leave empty
+    names = [f"lab-test-pages-{n:02d}" for n in range(18)]
+    for name in names:
+        ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"InstanceType": "t3.micro"})
+    try:
+        first = ec2.describe_launch_templates()
+        assert len(first["LaunchTemplates"]) == 15
+        assert first["NextToken"]
+        pages = ec2.get_paginator("describe_launch_templates").paginate()
+        assert sorted(t["LaunchTemplateName"] for p in pages for t in p["LaunchTemplates"]) == names
+        versions = ec2.get_paginator("describe_launch_template_versions").paginate(Versions=["$Latest"])
+        assert sorted(v["LaunchTemplateName"] for p in versions for v in p["LaunchTemplateVersions"]) == names
+        with pytest.raises(ClientError, match="InvalidNextToken"):
+            ec2.describe_launch_templates(NextToken="not-a-token")
+    finally:
+        for name in names:
+            ec2.delete_launch_template(LaunchTemplateName=name)
+
+
 def test_new_buckets_get_sse_s3_like_aws(lab: Lab) -> None:
     s3 = lab.client("s3")
     s3.create_bucket(

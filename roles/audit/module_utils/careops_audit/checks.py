@@ -244,6 +244,8 @@ def _template_versions_tokens(template: dict[str, Any]) -> dict[str, str]:
 def imds_templates(ctx: Context, _meta: dict[str, Any]) -> Iterator[Finding]:
     for region in _regions(ctx):
         for template in ctx.inventory.get(region, "launch_templates") or []:
+            if "Versions" not in template:
+                continue  # the versions could not be read: the error is reported, not a pass
             tags = tags_of(template)
             tokens = _template_versions_tokens(template)
             weak = sorted(label for label, value in tokens.items() if value != "required")

@@ -139,8 +139,8 @@ class Collector:
         for bucket in self.inventory.buckets:
             second.append((self._bucket_details, (bucket,)))
         for region in self.regions:
-            for template in self.inventory.get(region, "launch_templates") or []:
-                second.append((self._template_versions, (region, template)))
+            if self.inventory.get(region, "launch_templates"):
+                second.append((self._template_versions, (region,)))
             for env in self.inventory.get(region, "beanstalk") or []:
                 second.append((self._beanstalk_details, (region, env)))
             for trail in self.inventory.get(region, "trails") or []:
@@ -198,16 +198,30 @@ class Collector:
         templates = self._paginate(region, "ec2", "describe_launch_templates", "LaunchTemplates")
         self._put(region, "launch_templates", templates)
 
-    def _template_versions(self, region: str, template: dict[str, Any]) -> None:
-        reply = self._call(
+    def _template_versions(self, region: str) -> None:
+        """The default and latest version of every launch template of the region, in pages.
+
+        Without a template ID, DescribeLaunchTemplateVersions answers ``$Default`` and
+        ``$Latest`` for all the account's templates: one call per page of 200 versions, where
+        asking template by template would cost one call per template.
+        """
+        versions = self._paginate(
             region,
             "ec2",
             "describe_launch_template_versions",
-            LaunchTemplateId=template["LaunchTemplateId"],
+            "LaunchTemplateVersions",
             Versions=["$Default", "$Latest"],
+            PaginationConfig={"PageSize": 200},  # the API's maximum; it documents no default
         )
-        if reply is not None:
-            template["Versions"] = reply.get("LaunchTemplateVersions", [])
+        if versions is None:
+            return
+        by_template: dict[str, dict[Any, dict[str, Any]]] = {}
+        for version in versions:
+            # A template whose default is its latest version is listed once for each.
+            numbered = by_template.setdefault(version.get("LaunchTemplateId", ""), {})
+            numbered[version.get("VersionNumber")] = version
+        for template in self.inventory.get(region, "launch_templates") or []:
+            template["Versions"] = list(by_template.get(template["LaunchTemplateId"], {}).values())
 
     def _security_groups(self, region: str) -> None:
         self._put(
