@@ -25,6 +25,8 @@ in-process (the server runs in this same process) to behave like AWS there:
 - ``Get/ModifyInstanceMetadataDefaults`` keep per-region account defaults;
 - ``DescribeLaunchTemplates`` and ``DescribeLaunchTemplateVersions`` page with ``NextToken``
   as AWS does (moto cuts the answer at ``MaxResults``, 15 by default, and says nothing more);
+- ``ListBuckets`` pages with ``MaxBuckets`` and ``ContinuationToken`` and names each bucket's
+  ``BucketRegion``, as AWS does (moto cuts at ``MaxBuckets`` with no token and no region);
 - Elastic Beanstalk environments keep their option settings (CreateEnvironment,
   UpdateEnvironment, DescribeConfigurationSettings), which moto drops;
 - new S3 buckets get SSE-S3 default encryption, as AWS applies since January 2023, and
@@ -55,7 +57,9 @@ from moto.elasticbeanstalk.responses import EBResponse
 from moto.rds import models as rds_models
 from moto.rds.exceptions import DBClusterNotFoundError, RDSClientError
 from moto.rds.responses import RDSResponse
+from moto.s3 import exceptions as s3_exceptions
 from moto.s3 import models as s3_models
+from moto.s3.responses import S3Response
 
 LOG = logging.getLogger("lab.emulator")
 
@@ -648,6 +652,48 @@ def _patch_s3_default_encryption() -> None:
     backend_cls.delete_bucket_encryption = delete_bucket_encryption
 
 
+# AWS's page when a paginated ListBuckets names no MaxBuckets (bucket-region, prefix or a token).
+LIST_BUCKETS_DEFAULT_PAGE = 10_000
+
+
+def _patch_list_buckets_pages() -> None:
+    """ListBuckets in pages, sorted by name, each bucket with its BucketRegion."""
+
+    def all_buckets(self: Any) -> Any:
+        self.data["Action"] = "ListAllMyBuckets"
+        self._authenticate_and_authorize_s3_action()
+        size = self._get_param("max-buckets")
+        token = self._get_param("continuation-token")
+        prefix = self._get_param("prefix")
+        region = self._get_param("bucket-region")
+        if token is not None and not str(token).isdigit():
+            raise s3_exceptions.InvalidArgumentError(
+                "The continuation token provided is incorrect", "continuation-token", token
+            )
+        buckets = sorted(
+            self.backend.list_buckets(prefix=prefix, bucket_region=region, max_buckets=None),
+            key=lambda bucket: bucket.name,
+        )
+        paginated = any(value is not None for value in (size, token, prefix, region))
+        offset = int(token or 0)
+        end = offset + int(size or LIST_BUCKETS_DEFAULT_PAGE) if paginated else len(buckets)
+        result: dict[str, Any] = {
+            "Owner": {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"},
+            "Buckets": [
+                {"Name": b.name, "CreationDate": b.creation_date_ISO8601, "BucketRegion": b.region_name}
+                for b in buckets[offset:end]
+            ],
+        }
+        if end < len(buckets):
+            result["ContinuationToken"] = str(end)
+        if prefix is not None:
+            result["Prefix"] = prefix
+        self.data["Action"] = "ListBuckets"
+        return self.serialized(ActionResult(result))
+
+    S3Response.all_buckets = all_buckets
+
+
 # --------------------------------------------------------------------------- Beanstalk options
 
 
@@ -789,6 +835,7 @@ def install() -> None:
     _patch_imds_defaults()
     _patch_launch_template_pages()
     _patch_s3_default_encryption()
+    _patch_list_buckets_pages()
     _patch_beanstalk_options()
     _patch_volume_snapshot_id()
     _INSTALLED.set()

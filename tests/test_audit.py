@@ -48,6 +48,7 @@ def audit_run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     return {
         "result": result,
         "writes": lab.mutating_calls(),
+        "calls": lab.calls(),
         "dir": report_dir,
         "findings": json.loads((report_dir / "findings.json").read_text()),
     }
@@ -64,6 +65,24 @@ def _resource_names(lab: Lab, drift: dict[str, str]) -> set[str]:
 
 def test_audit_makes_no_write_call(audit_run: dict[str, Any]) -> None:
     assert audit_run["writes"] == [], f"the audit wrote: {audit_run['writes']}"
+
+
+def test_audit_lists_buckets_in_pages_with_their_regions(lab: Lab, audit_run: dict[str, Any]) -> None:
+    s3 = [c for c in audit_run["calls"] if c["service"] == "s3"]
+    listings = [c for c in s3 if c["action"] == "GET /"]
+    assert listings, "no ListBuckets call"
+    assert all("max-buckets=1000" in c["query"] for c in listings), listings
+    # The paginated listing names each bucket's region: no GetBucketLocation, bucket by bucket.
+    assert not [c for c in s3 if c["query"].split("&")[0] == "location"]
+    located = {
+        f["resource_id"]: f["region"]
+        for f in audit_run["findings"]
+        if f["resource_type"].startswith("AWS::S3")
+    }
+    client = lab.client("s3")
+    for name, region in located.items():
+        assert region == (client.get_bucket_location(Bucket=name)["LocationConstraint"] or "us-east-1")
+    assert len(located) >= 5, located
 
 
 def test_audit_finds_every_seeded_drift(lab: Lab, audit_run: dict[str, Any]) -> None:

@@ -209,6 +209,22 @@ def test_launch_templates_page_like_aws(lab: Lab) -> None:
             ec2.delete_launch_template(LaunchTemplateName=name)
 
 
+def test_list_buckets_pages_and_names_regions_like_aws(lab: Lab) -> None:
+    s3 = lab.client("s3")
+    every = s3.list_buckets()["Buckets"]  # unpaginated: all at once, as AWS up to 10,000
+    assert "ContinuationToken" not in s3.list_buckets()
+    pages = list(s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 2}))
+    assert len(pages) == (len(every) + 1) // 2
+    listed = [b for page in pages for b in page["Buckets"]]
+    assert [b["Name"] for b in listed] == sorted(b["Name"] for b in every)
+    for bucket in listed:
+        assert bucket["BucketRegion"] == (
+            s3.get_bucket_location(Bucket=bucket["Name"])["LocationConstraint"] or "us-east-1"
+        )
+    with pytest.raises(ClientError, match="InvalidArgument"):
+        s3.list_buckets(MaxBuckets=2, ContinuationToken="not-a-token")
+
+
 def test_new_buckets_get_sse_s3_like_aws(lab: Lab) -> None:
     s3 = lab.client("s3")
     s3.create_bucket(

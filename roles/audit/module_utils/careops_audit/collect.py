@@ -400,17 +400,26 @@ class Collector:
 
     # ------------------------------------------------------------------ S3
     def _list_buckets(self) -> None:
-        reply = self._call(self.regions[0], "s3", "list_buckets")
-        if reply is not None:
-            self.inventory.buckets = [{"Name": b["Name"]} for b in reply.get("Buckets", [])]
+        # Paginated, as AWS asks (an unpaginated ListBuckets is refused above a 10,000-bucket
+        # quota); a paginated answer also names each bucket's region, which saves a
+        # GetBucketLocation per bucket.
+        buckets = self._paginate(
+            self.regions[0], "s3", "list_buckets", "Buckets", PaginationConfig={"PageSize": 1000}
+        )
+        if buckets is not None:
+            self.inventory.buckets = [
+                {"Name": b["Name"], **({"Region": b["BucketRegion"]} if b.get("BucketRegion") else {})}
+                for b in buckets
+            ]
 
     def _bucket_details(self, bucket: dict[str, Any]) -> None:
         region0 = self.regions[0]
         name = bucket["Name"]
-        location = self._call(region0, "s3", "get_bucket_location", Bucket=name)
-        if location is None:
-            return
-        bucket["Region"] = location.get("LocationConstraint") or "us-east-1"
+        if "Region" not in bucket:
+            location = self._call(region0, "s3", "get_bucket_location", Bucket=name)
+            if location is None:
+                return
+            bucket["Region"] = location.get("LocationConstraint") or "us-east-1"
         if bucket["Region"] not in self.regions:
             return
         bucket["Tags"] = self._optional_s3(name, "get_bucket_tagging", "NoSuchTagSet", "TagSet", [])
