@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: the incident runbooks' own overhead on the lab, apart from the emulated AWS waits.
 
-One command (about 60-90 minutes on an idle 2-core machine with the defaults: 7 rows, two
-transition settings, 3 rounds, 45 to 120 s a run)::
+One command (about 18 minutes on an idle 2-core machine with the defaults: 8 rows, two
+transition settings, 3 rounds, 10 to 50 s a run)::
 
     .venv/bin/python bench/runbook_overhead.py                                # every case, 3 rounds
     .venv/bin/python bench/runbook_overhead.py --rounds 1 --cases snapshot    # a quick check
