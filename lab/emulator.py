@@ -678,7 +678,7 @@ def _patch_list_buckets_pages() -> None:
         offset = int(token or 0)
         end = offset + int(size or LIST_BUCKETS_DEFAULT_PAGE) if paginated else len(buckets)
         result: dict[str, Any] = {
-            "Owner": {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"},
+            "Owner": {"ID": "careops-lab-canonical-user", "DisplayName": "careops-lab"},
             "Buckets": [
                 {"Name": b.name, "CreationDate": b.creation_date_ISO8601, "BucketRegion": b.region_name}
                 for b in buckets[offset:end]
