@@ -14,7 +14,7 @@ It brings up a lab of its own (AWS side only, in a temporary folder, through the
   cache (so each run pays the inventory's one DescribeInstances, and only one);
 - counts every request the lab logged during each run (``GET /lab-api/calls``), per
   ``service:Action`` (REST calls such as S3's resolved to their operation through botocore's
-  routes, as scripts/iam_from_calls.py does);
+  routes, with scripts/iam_from_calls.py's ``api_operation``);
 - counts the resources the audit reads, per kind and region, through boto3.
 
 Growth copies the seeded resources through the public API, settings and tags included, until
@@ -54,7 +54,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts")]
 from conftest import Lab, run_playbook, start_lab  # noqa: E402 - the tests' lab start-up, reused
-from iam_from_calls import IAM_PREFIX_BY_SIGNING_NAME, rest_operation  # noqa: E402
+from iam_from_calls import api_operation  # noqa: E402
 
 from lab.estate import SOLUTION_STACK  # noqa: E402 - the lab package lives at ROOT
 
@@ -121,16 +121,6 @@ SERVICE_KINDS = {
 
 
 # ---------------------------------------------------------------------- counting
-
-
-def action_name(call: dict[str, Any]) -> str:
-    """``service:Action`` of one logged call, with IAM's service prefix (cloudwatch, not monitoring)."""
-    service = call["service"]
-    action = call["action"]
-    if " " in action:
-        method, _, path = action.partition(" ")
-        action = rest_operation(service, method, path, call.get("query", "")) or action
-    return f"{IAM_PREFIX_BY_SIGNING_NAME.get(service, service)}:{action}"
 
 
 def kind_of(action: str) -> str:
@@ -235,8 +225,8 @@ def run(lab: Lab, workdir: Path, label: str, playbook: str, *, check: bool) -> d
         raise RuntimeError(f"{playbook} failed (rc {result.returncode}):\n{result.stdout[-3000:]}")
     figures: dict[str, Any] = {
         "seconds": round(wall, 1),
-        "calls": dict(sorted(Counter(action_name(c) for c in calls).items())),
-        "writes": sorted({action_name(c) for c in calls if c["mutating"]}),
+        "calls": dict(sorted(Counter(api_operation(c) for c in calls).items())),
+        "writes": sorted({api_operation(c) for c in calls if c["mutating"]}),
         # 4xx include S3's "not set" answers (NoSuchTagSet, NoSuchBucketPolicy...), which are normal.
         "error_answers": sum(1 for c in calls if int(c.get("status") or 200) >= 400),
     }

@@ -652,6 +652,19 @@ def _patch_s3_default_encryption() -> None:
     backend_cls.delete_bucket_encryption = delete_bucket_encryption
 
 
+def _offset_page(items: list[Any], token: Any, size: int) -> tuple[list[Any], str | None] | None:
+    """One page of ``items`` from the offset ``token`` names, and the token of the next page.
+
+    None when the token is not one this emulator handed out (callers raise their service's
+    own error). The lab's tokens are plain offsets: callers must treat them as opaque anyway.
+    """
+    if not str(token or 0).isdigit():
+        return None
+    offset = int(token or 0)
+    end = offset + size
+    return items[offset:end], (str(end) if end < len(items) else None)
+
+
 # AWS's page when a paginated ListBuckets names no MaxBuckets (bucket-region, prefix or a token).
 LIST_BUCKETS_DEFAULT_PAGE = 10_000
 
@@ -666,26 +679,28 @@ def _patch_list_buckets_pages() -> None:
         token = self._get_param("continuation-token")
         prefix = self._get_param("prefix")
         region = self._get_param("bucket-region")
-        if token is not None and not str(token).isdigit():
-            raise s3_exceptions.InvalidArgumentError(
-                "The continuation token provided is incorrect", "continuation-token", token
-            )
         buckets = sorted(
             self.backend.list_buckets(prefix=prefix, bucket_region=region, max_buckets=None),
             key=lambda bucket: bucket.name,
         )
         paginated = any(value is not None for value in (size, token, prefix, region))
-        offset = int(token or 0)
-        end = offset + int(size or LIST_BUCKETS_DEFAULT_PAGE) if paginated else len(buckets)
+        page = _offset_page(
+            buckets, token, int(size or LIST_BUCKETS_DEFAULT_PAGE) if paginated else len(buckets)
+        )
+        if page is None:
+            raise s3_exceptions.InvalidArgumentError(
+                "The continuation token provided is incorrect", "continuation-token", token
+            )
+        listed, following = page
         result: dict[str, Any] = {
             "Owner": {"ID": "careops-lab-canonical-user", "DisplayName": "careops-lab"},
             "Buckets": [
                 {"Name": b.name, "CreationDate": b.creation_date_ISO8601, "BucketRegion": b.region_name}
-                for b in buckets[offset:end]
+                for b in listed
             ],
         }
-        if end < len(buckets):
-            result["ContinuationToken"] = str(end)
+        if following:
+            result["ContinuationToken"] = following
         if prefix is not None:
             result["Prefix"] = prefix
         self.data["Action"] = "ListBuckets"
@@ -795,10 +810,7 @@ def _patch_launch_template_pages() -> None:
 def _paged(original: Callable[[Any], ActionResult], key: str) -> Callable[[Any], ActionResult]:
     def answer(self: Any) -> ActionResult:
         size = self._get_int_param("MaxResults", LAUNCH_TEMPLATE_PAGE)
-        token = self._get_param("NextToken") or "0"
-        if not str(token).isdigit():
-            raise EC2ClientError("InvalidNextToken", f"The token '{token}' is invalid.")
-        offset = int(token)
+        token = self._get_param("NextToken")
         read_int = self._get_int_param
 
         def everything(name: str, if_none: Any = None) -> Any:
@@ -809,10 +821,12 @@ def _paged(original: Callable[[Any], ActionResult], key: str) -> Callable[[Any],
             whole = dict(original(self).result)
         finally:
             del self._get_int_param
-        items = whole[key]
-        whole[key] = items[offset : offset + size]
-        if offset + size < len(items):
-            whole["NextToken"] = str(offset + size)
+        page = _offset_page(whole[key], token, size)
+        if page is None:
+            raise EC2ClientError("InvalidNextToken", f"The token '{token}' is invalid.")
+        whole[key], following = page
+        if following:
+            whole["NextToken"] = following
         return ActionResult(whole)
 
     answer.__name__ = original.__name__

@@ -206,8 +206,12 @@ def rest_operation(signing_name: str, method: str, path: str, query: str) -> str
     return best[1] if best else None
 
 
-def iam_action(call: dict[str, Any]) -> str:
-    """The IAM action AWS checks for one logged lab call, such as ``rds:DescribeDBInstances``."""
+def api_operation(call: dict[str, Any]) -> str:
+    """The API operation of one logged lab call, such as ``s3:GetBucketEncryption``.
+
+    REST calls (logged as method and path) are resolved through botocore's routes; the prefix
+    is the IAM service prefix (cloudwatch, not monitoring).
+    """
     service = call["service"]
     prefix = IAM_PREFIX_BY_SIGNING_NAME.get(service, service)
     action = call["action"]
@@ -217,9 +221,16 @@ def iam_action(call: dict[str, Any]) -> str:
     operation = rest_operation(service, method, path, call.get("query", ""))
     if operation is None:
         raise ValueError(f"no {service} operation answers {method} {path}?{call.get('query', '')}")
-    if service == "s3":
-        operation = S3_IAM_ACTIONS.get(operation, operation)
     return f"{prefix}:{operation}"
+
+
+def iam_action(call: dict[str, Any]) -> str:
+    """The IAM action AWS checks for one logged lab call, such as ``rds:DescribeDBInstances``."""
+    operation = api_operation(call)
+    if call["service"] != "s3":
+        return operation
+    prefix, _, name = operation.partition(":")
+    return f"{prefix}:{S3_IAM_ACTIONS.get(name, name)}"
 
 
 def actions_from_calls(calls: list[dict[str, Any]]) -> list[str]:
