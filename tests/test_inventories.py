@@ -27,13 +27,14 @@ CREDENTIAL_KEYS = {
 
 
 def _load(env: str) -> dict:
-    return yaml.safe_load((ROOT / "inventories" / env / "aws_ec2.yml").read_text())
+    return yaml.safe_load((ROOT / "inventories" / env / "careops_ec2.yml").read_text())
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_inventory_file_is_a_safe_aws_ec2_source(env: str) -> None:
+def test_inventory_file_is_a_safe_ec2_source(env: str) -> None:
     config = _load(env)
-    assert config["plugin"] == "amazon.aws.aws_ec2"
+    assert config["plugin"] == "careops_ec2"
+    assert config["host_vars"], "each host keeps only the variables plays read"
     assert config["regions"], "regions must be explicit, never every region"
     assert all(REGION.match(r) for r in config["regions"])
     assert not CREDENTIAL_KEYS & set(config), "no static credentials in inventory files"

@@ -8,7 +8,7 @@ ansible-runner. These tests build that folder as AWX does for a job template of 
   type, rendered from awx/import.json, assuming a role in the lab) plus AWX's own job variables;
 - ``env/cmdline``: ``--check`` for check jobs, ``--diff`` when the template asks for it;
 - ``inventory/hosts``: an executable script printing the inventory as JSON, which is how AWX
-  passes the synced inventory (here the lab's aws_ec2 source, exported as an inventory sync does);
+  passes the synced inventory (here the lab's careops_ec2 source, exported as an inventory sync does);
 - the project (the repository) as the working folder, so its ansible.cfg applies.
 
 Then they check what AWX reads back: status and rc, the job events, the artifacts folder, and
@@ -32,11 +32,19 @@ from conftest import ROOT, VENV_BIN, Lab
 from test_awx import render_injectors
 
 ASSETS = json.loads((ROOT / "awx" / "import.json").read_text())
-# AWX hands a job its inventory as an executable script (inventory/hosts). ansible.cfg enables
-# only the aws_ec2, yaml and ini inventory plugins, so a job would see no host and no inventory
-# variable. Until ansible.cfg enables ansible.builtin.script, AWX needs this in its "Extra
-# Environment Variables" job setting (AWX_TASK_ENV), and the tests pass it the same way.
-INVENTORY_PLUGINS = "ansible.builtin.script,amazon.aws.aws_ec2,ansible.builtin.yaml,ansible.builtin.ini"
+# AWX hands a job its inventory as an executable script (inventory/hosts). A project whose
+# ansible.cfg left ansible.builtin.script out of enable_plugins would see no host and no inventory
+# variable, and would need this in AWX's "Extra Environment Variables" job setting (AWX_TASK_ENV);
+# careops' ansible.cfg enables it, and the tests check that jobs run without the override.
+INVENTORY_PLUGINS = ",".join(
+    (
+        "ansible.builtin.script",
+        "careops_ec2",
+        "amazon.aws.aws_ec2",
+        "ansible.builtin.yaml",
+        "ansible.builtin.ini",
+    )
+)
 
 
 def config_reads_scripts() -> bool:
@@ -84,7 +92,7 @@ def survey_extravars(job_template: dict[str, Any], answers: dict[str, Any]) -> d
 
 
 def lab_inventory(lab: Lab, folder: Path) -> Path:
-    """The lab's aws_ec2 source as an inventory sync exports it, written as AWX's hosts script."""
+    """The lab's careops_ec2 source as an inventory sync exports it, written as AWX's hosts script."""
     exported = subprocess.run(
         [str(VENV_BIN / "ansible-inventory"), "-i", "inventories/lab", "--list", "--export"],
         cwd=ROOT,
