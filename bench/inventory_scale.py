@@ -1,23 +1,27 @@
 #!/usr/bin/env python3
-"""Benchmark: the production dynamic inventory at 5,000 instances, cold and warm cache.
+"""Benchmark: the production dynamic inventory at 5,000 instances, cold and warm, side by side.
 
-One command (about 3-6 minutes on a 2-core machine, most of it moto creating and listing
+One command (about 10-15 minutes on a 2-core machine, most of it moto creating and listing
 instances)::
 
-    .venv/bin/python bench/inventory_scale.py               # 5,000 instances, own lab
-    .venv/bin/python bench/inventory_scale.py --instances 500 --warm-runs 5
+    .venv/bin/python bench/inventory_scale.py                    # 5,000 instances, own lab
+    .venv/bin/python bench/inventory_scale.py --instances 500 --rounds 5
 
 It brings up a lab of its own (AWS side only, in a temporary folder), launches the instances
-with production tags in both regions of inventories/production/aws_ec2.yml, then builds that
-inventory with ``ansible-inventory --list``:
+with production tags in both regions of inventories/production/careops_ec2.yml, and builds that
+inventory two ways from the same file:
 
-- cold: empty inventory cache, so the aws_ec2 plugin lists every instance;
-- warm: the same command again, answered from the jsonfile cache (timeout 300 s).
+- careops_ec2 (what careops uses): the warm build reads the composed hosts from its cache;
+- amazon.aws.aws_ec2 (the same options, ``host_vars`` dropped): the warm build reads the
+  DescribeInstances answers from its cache and composes every host again.
 
-For each build it reports wall time, hosts found, and the EC2 calls the lab logged
-(DescribeInstances, and any other). The targets: a warm build makes no AWS call and takes less
-than 3 s. Cold times are moto's, not AWS's: moto lists 5,000 instances in tens of seconds, AWS
-pages them (1,000 per page) in a few; use the call counts to reason about AWS, not the time.
+Each is built cold (empty cache), then warm ``--rounds`` times, rotating the two plugins, with
+two consumers: ``ansible all --list-hosts`` (what a playbook run pays to load the inventory)
+and ``ansible-inventory --list`` (the same, plus printing every host's variables). For each
+build it reports wall and CPU time, hosts found, and the calls the lab logged. The targets: a
+warm build makes no DescribeInstances call and takes less than 3 s. Cold times are moto's, not
+AWS's: moto lists 5,000 instances in tens of seconds, AWS pages them (1,000 per page) in a few;
+use the call counts to reason about AWS, not the time.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,13 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY  # noqa: E402 - the lab package lives at ROOT
 
 BIN = Path(sys.executable).parent
-INVENTORY = ROOT / "inventories" / "production" / "aws_ec2.yml"
+INVENTORY = ROOT / "inventories" / "production" / "careops_ec2.yml"
 SERVICES = ["main-app", "auth", "background-jobs", "reports", "financial-api"]
 
 
@@ -155,31 +159,46 @@ def timed(command: list[str], workdir: Path, env: dict[str, str]) -> tuple[str, 
     return done.stdout, wall, cpu
 
 
+def sources(workdir: Path) -> dict[str, Path]:
+    """The production file for each plugin, with its cache in workdir (never in .cache/)."""
+    config = yaml.safe_load(INVENTORY.read_text())
+    config["cache_connection"] = str(workdir / "cache")
+    aws = {k: v for k, v in config.items() if k != "host_vars"} | {"plugin": "amazon.aws.aws_ec2"}
+    paths = {"careops_ec2": workdir / "careops_ec2.yml", "aws_ec2": workdir / "aws_ec2.yml"}
+    paths["careops_ec2"].write_text(yaml.safe_dump(config, sort_keys=False))
+    paths["aws_ec2"].write_text(yaml.safe_dump(aws, sort_keys=False))
+    return paths
+
+
 def build(
-    state: dict[str, Any], workdir: Path, source: Path = INVENTORY, extra_env: dict[str, str] | None = None
+    state: dict[str, Any],
+    workdir: Path,
+    source: Path,
+    consumer: str = "list",
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Build an inventory once; time it and count the AWS calls it made."""
+    """Load an inventory once (``list``: ansible-inventory --list; ``hosts``: ansible all
+    --list-hosts); time it and count the AWS calls it made."""
     api(state["endpoint"], "calls/reset", {})
-    # The inventory file names a relative cache folder: running in workdir keeps it out of .cache/.
-    listed, wall, cpu = timed(
-        [str(BIN / "ansible-inventory"), "-i", str(source), "--list"],
-        workdir,
-        lab_env(state, workdir / "site") | (extra_env or {}),
+    command = (
+        [str(BIN / "ansible-inventory"), "-i", str(source), "--list"]
+        if consumer == "list"
+        else [str(BIN / "ansible"), "-i", str(source), "all", "--list-hosts"]
     )
+    listed, wall, cpu = timed(command, workdir, lab_env(state, workdir / "site") | (extra_env or {}))
     calls = Counter(f"{c['service']}:{c['action']}" for c in api(state["endpoint"], "calls")["calls"])
-    hosts = len(json.loads(listed).get("_meta", {}).get("hostvars", {}))
-    if hosts == 0 and source == INVENTORY:
-        print(
-            f"  no host from {source.name}: the plugin failed, see ansible-inventory's warnings",
-            file=sys.stderr,
-        )
+    if consumer == "list":
+        hosts = len(json.loads(listed).get("_meta", {}).get("hostvars", {}))
+    else:
+        # "  hosts (N):" then one host a line.
+        hosts = sum(1 for line in listed.splitlines()[1:] if line.strip())
     return {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "hosts": hosts, "calls": dict(calls)}
 
 
-def awx_script(state: dict[str, Any], workdir: Path) -> Path:
+def awx_script(state: dict[str, Any], workdir: Path, source: Path) -> Path:
     """The inventory as an AWX job receives it: the synced hosts, printed by a script."""
     exported, _wall, _cpu = timed(
-        [str(BIN / "ansible-inventory"), "-i", str(INVENTORY), "--list", "--export"],
+        [str(BIN / "ansible-inventory"), "-i", str(source), "--list", "--export"],
         workdir,
         lab_env(state, workdir / "site"),
     )
@@ -189,11 +208,98 @@ def awx_script(state: dict[str, Any], workdir: Path) -> Path:
     return script
 
 
+def median(runs: list[dict[str, Any]], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 2)
+
+
+Row = tuple[str, str, str, dict[str, Any]]
+
+
+def measure(
+    state: dict[str, Any], workdir: Path, paths: dict[str, Path], args: argparse.Namespace
+) -> list[Row]:
+    """Cold builds of both plugins, then warm ones in rotating order, then the AWX and empty rows."""
+    rows: list[Row] = []
+    for plugin in ("careops_ec2", "aws_ec2"):
+        print(f"cold build, {plugin}")
+        rows.append((plugin, "cold", "list", build(state, workdir, paths[plugin])))
+    kinds = [(plugin, consumer) for plugin in ("careops_ec2", "aws_ec2") for consumer in ("hosts", "list")]
+    for number in range(max(args.rounds, args.aws_rounds)):
+        # Rotate the order, so neither plugin always runs first on a machine that is warming up.
+        for plugin, consumer in kinds[number % 4 :] + kinds[: number % 4]:
+            if number >= (args.rounds if plugin == "careops_ec2" else args.aws_rounds):
+                continue
+            print(f"warm build {number + 1}, {plugin}, {consumer}")
+            rows.append((plugin, "warm", consumer, build(state, workdir, paths[plugin], consumer)))
+    # The export reads the warm cache, as an AWX inventory sync within its cache timeout would.
+    script = awx_script(state, workdir, paths["careops_ec2"])
+    awx = build(state, workdir, script, "hosts", {"ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.script"})
+    rows.append(("AWX job (synced careops_ec2 JSON, script)", "warm", "hosts", awx))
+    (workdir / "empty.yml").write_text("---\nall:\n  hosts: {}\n")
+    rows.append(
+        ("no host (Ansible's start-up)", "-", "hosts", build(state, workdir, workdir / "empty.yml", "hosts"))
+    )
+    return rows
+
+
+def report(rows: list[Row], args: argparse.Namespace, seed_seconds: float) -> int:
+    warm: dict[str, list[dict[str, Any]]] = {}
+    for plugin, kind, consumer, run in rows:
+        if kind == "warm" and plugin in ("careops_ec2", "aws_ec2"):
+            warm.setdefault(f"{plugin} warm {consumer}", []).append(run)
+    medians = {
+        name: {"seconds": median(runs, "seconds"), "cpu_seconds": median(runs, "cpu_seconds")}
+        for name, runs in sorted(warm.items())
+    }
+    figures = {
+        "instances": args.instances,
+        "seed_seconds": round(seed_seconds, 1),
+        "rows": [{"plugin": p, "build": b, "consumer": c, **r} for p, b, c, r in rows],
+        "warm_medians": medians,
+        "warm_describe_instances": sum(
+            r["calls"].get("ec2:DescribeInstances", 0) for _p, b, _c, r in rows if b == "warm"
+        ),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+    }
+    print(json.dumps(figures, indent=2))
+    print()
+    print("| Plugin | Build | Consumer | Hosts | Wall (s) | CPU (s) | DescribeInstances | Other AWS calls |")
+    print("|---|---|---|---:|---:|---:|---:|---|")
+    for plugin, kind, consumer, run in rows:
+        other = (
+            ", ".join(f"{k} {v}" for k, v in sorted(run["calls"].items()) if k != "ec2:DescribeInstances")
+            or "none"
+        )
+        shown = "ansible all --list-hosts" if consumer == "hosts" else "ansible-inventory --list"
+        print(
+            f"| {plugin} | {kind} | {shown} | {run['hosts']} | {run['seconds']} | {run['cpu_seconds']} "
+            f"| {run['calls'].get('ec2:DescribeInstances', 0)} | {other} |"
+        )
+    print()
+    for name, value in medians.items():
+        print(f"median {name}: {value['seconds']} s wall, {value['cpu_seconds']} s CPU")
+    ours, theirs = medians.get("careops_ec2 warm hosts"), medians.get("aws_ec2 warm hosts")
+    if ours and theirs:
+        print(f"ratio careops_ec2 / aws_ec2, warm, playbook load: {ours['seconds'] / theirs['seconds']:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    if any(run["hosts"] < args.instances for plugin, _b, _c, run in rows if plugin != rows[-1][0]):
+        print("FAILED: a build found fewer hosts than were launched; see the warnings of ansible-inventory")
+        return 2
+    ok = figures["warm_describe_instances"] == 0 and bool(ours) and ours["seconds"] < 3
+    verdict = "met" if ok else "NOT met"
+    print(f"target (warm careops_ec2: no DescribeInstances, playbook load under 3 s): {verdict}")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=5000)
-    parser.add_argument("--warm-runs", type=int, default=2)
-    parser.add_argument("--cold-again", action="store_true", help="rebuild cold once more at the end")
+    parser.add_argument("--rounds", type=int, default=3, help="warm builds of each kind (medians)")
+    parser.add_argument(
+        "--aws-rounds", type=int, default=1, help="warm aws_ec2 builds (each costs minutes at 5,000)"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the lab up and print its folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -202,63 +308,18 @@ def main(argv: list[str] | None = None) -> int:
     workdir = folder / "work"
     (workdir / "site").mkdir(parents=True)
     (workdir / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    paths = sources(workdir)
     try:
         state = lab_up(folder)
         print(f"seeding {args.instances} instances")
         seed_seconds = seed(state, args.instances)
-        cold = build(state, workdir)
-        warm = [build(state, workdir) for _ in range(args.warm_runs)]
-        # The export reads the warm cache, as an AWX inventory sync within its cache timeout would.
-        script = awx_script(state, workdir)
-        awx = build(state, workdir, script, {"ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.script"})
-        (workdir / "empty.yml").write_text("---\nall:\n  hosts: {}\n")
-        empty = build(state, workdir, workdir / "empty.yml")
-        cold_again = None
-        if args.cold_again:
-            shutil.rmtree(workdir / ".cache", ignore_errors=True)
-            cold_again = build(state, workdir)
+        rows = measure(state, workdir, paths, args)
     finally:
         if not args.keep:
             lab_down(folder)
-    figures = {
-        "instances": args.instances,
-        "seed_seconds": round(seed_seconds, 1),
-        "cold": cold,
-        "cold_again": cold_again,
-        "warm": warm,
-        "awx_job_script": awx,
-        "ansible_startup_no_hosts": empty,
-        "warm_median_seconds": statistics.median(w["seconds"] for w in warm),
-        "warm_describe_instances": sum(w["calls"].get("ec2:DescribeInstances", 0) for w in warm),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg()[0],
-    }
-    print(json.dumps(figures, indent=2))
-    print()
-    print("| Build | Hosts | Wall (s) | CPU (s) | DescribeInstances | Other AWS calls |")
-    print("|---|---:|---:|---:|---:|---|")
-    rows = [("cold", cold)] + ([("cold, second time", cold_again)] if cold_again else [])
-    rows += [(f"warm #{i + 1}", w) for i, w in enumerate(warm)]
-    rows += [("AWX job (synced JSON script)", awx), ("ansible-inventory, no hosts", empty)]
-    for label, run in rows:
-        other = (
-            ", ".join(f"{k} {v}" for k, v in sorted(run["calls"].items()) if k != "ec2:DescribeInstances")
-            or "none"
-        )
-        print(
-            f"| {label} | {run['hosts']} | {run['seconds']} | {run['cpu_seconds']} "
-            f"| {run['calls'].get('ec2:DescribeInstances', 0)} | {other} |"
-        )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
     if args.keep:
         print(f"lab left up: CAREOPS_LAB_DIR={folder} .venv/bin/python -m lab down")
-    if any(run["hosts"] < args.instances for _label, run in rows[:-1]):
-        print("FAILED: a build found fewer hosts than were launched; see the warnings of ansible-inventory")
-        return 2
-    ok = figures["warm_describe_instances"] == 0 and figures["warm_median_seconds"] < 3
-    print(f"target (warm: no DescribeInstances, under 3 s): {'met' if ok else 'NOT met'}")
-    return 0 if ok else 1
+    return report(rows, args, seed_seconds)
 
 
 if __name__ == "__main__":
