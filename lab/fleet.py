@@ -3,7 +3,7 @@
 Each container gets an instance record with the tags production instances carry, plus
 ``LabContainer`` naming the container. The lab inventory selects instances by that tag and
 reaches them with the podman connection, so playbooks take the same inventory path as in
-production (aws_ec2 plugin, tag-based groups) and only the transport differs.
+production (careops_ec2 over aws_ec2, tag-based groups) and only the transport differs.
 """
 
 from __future__ import annotations
