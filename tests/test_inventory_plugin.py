@@ -50,27 +50,22 @@ def _membership(inventory: dict) -> dict[str, set[str]]:
     return {name: set(group.get("hosts", [])) for name, group in inventory.items() if name != "_meta"}
 
 
+def _documented_options(plugin: str) -> dict:
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-doc"), "-t", "inventory", "--json", plugin],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout)[plugin]["doc"]["options"]
+
+
 def test_plugin_documents_every_aws_ec2_option() -> None:
     """The options come from the installed aws_ec2 plugin, plus careops_ec2's own."""
-    done = subprocess.run(
-        [str(VENV_BIN / "ansible-doc"), "-t", "inventory", "--json", "careops_ec2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    options = json.loads(done.stdout)["careops_ec2"]["doc"]["options"]
-    aws = subprocess.run(
-        [str(VENV_BIN / "ansible-doc"), "-t", "inventory", "--json", "amazon.aws.aws_ec2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    aws_options = json.loads(aws.stdout)["amazon.aws.aws_ec2"]["doc"]["options"]
-    assert set(aws_options) - {"plugin"} <= set(options)
+    options = _documented_options("careops_ec2")
+    assert set(_documented_options("amazon.aws.aws_ec2")) - {"plugin"} <= set(options)
     assert options["plugin"]["choices"] == ["careops_ec2"]
     assert options["host_vars"]["type"] == "list"
 
