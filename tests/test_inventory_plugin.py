@@ -78,6 +78,8 @@ def test_warm_build_makes_no_call_and_matches_the_cold_one(lab: Lab, tmp_path: P
     assert cold_calls["ec2:DescribeInstances"] >= 1
     assert sum(warm_calls.values()) == 0, f"a warm build called AWS: {dict(warm_calls)}"
     assert warm == cold
+    # The cache holds addresses and tags: only its owner may read it.
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
     # --flush-cache rebuilds from the API.
     _flushed, flushed_calls, _ = _build(lab, source, "--flush-cache")
     assert flushed_calls["ec2:DescribeInstances"] >= 1

@@ -136,6 +136,13 @@ class InventoryModule(AwsEc2Inventory):
         self.inventory = inventory
         self._add(composed)
 
+    def update_cache_if_changed(self) -> None:
+        super().update_cache_if_changed()
+        # The entries hold private addresses, instance IDs and tags: readable by the operator only.
+        folder = self.get_option("cache_connection") if self.get_option("cache") else None
+        if folder and os.path.isdir(folder) and os.stat(folder).st_uid == os.getuid():
+            os.chmod(folder, 0o700)
+
     def _cached(self, key: str) -> dict | None:
         """The composed entry, or None when it is missing, expired or unreadable (then rebuilt)."""
         try:
