@@ -35,63 +35,33 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import boto3
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from lab import ACCESS_KEY_ID, SECRET_ACCESS_KEY  # noqa: E402 - the lab package lives at ROOT
+sys.path.insert(1, str(ROOT / "tests"))
+from conftest import Lab, start_lab  # noqa: E402 - the lab's own start-up, from the tests
 
 BIN = Path(sys.executable).parent
 INVENTORY = ROOT / "inventories" / "production" / "careops_ec2.yml"
 SERVICES = ["main-app", "auth", "background-jobs", "reports", "financial-api"]
 
 
-def api(endpoint: str, action: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(  # noqa: S310 - loopback lab endpoint
-        f"{endpoint}/lab-api/{action}", data=data, method="POST" if data is not None else "GET"
-    )
-    with urllib.request.urlopen(request, timeout=120) as reply:  # noqa: S310
-        return json.load(reply)
-
-
-def lab_up(folder: Path) -> dict[str, Any]:
-    env = {**os.environ, "CAREOPS_LAB_DIR": str(folder), "CAREOPS_LAB_PREFIX": f"bench{os.getpid()}"}
-    subprocess.run([sys.executable, "-m", "lab", "up", "--no-fleet"], cwd=ROOT, env=env, check=True)
-    return json.loads((folder / "state.json").read_text())
-
-
-def lab_down(folder: Path) -> None:
-    env = {**os.environ, "CAREOPS_LAB_DIR": str(folder)}
-    subprocess.run([sys.executable, "-m", "lab", "down"], cwd=ROOT, env=env, check=False, capture_output=True)
-
-
-def client(endpoint: str, region: str) -> Any:
-    return boto3.client(
-        "ec2",
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-    )
-
-
-def seed(state: dict[str, Any], count: int, batch: int = 250) -> float:
+def seed(lab: Lab, count: int, batch: int = 250) -> float:
     """Launch `count` production instances: four fifths in the primary region, the rest in DR."""
     started = time.monotonic()
     # The estate's app subnets are /24s; the default VPC's /20 subnets hold thousands.
+    state = lab.state
     plan = {
         state["region"]: count - count // 5,
         state["dr_region"]: count // 5,
     }
     for region, wanted in plan.items():
-        ec2 = client(state["endpoint"], region)
+        ec2 = lab.client("ec2", region)
         zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
         image = (
             state["estate"]["image_id"]
@@ -133,17 +103,9 @@ botocore.config.Config.OPTION_DEFAULTS["read_timeout"] = 900
 """
 
 
-def lab_env(state: dict[str, Any], site: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": str(site),
-        "AWS_ENDPOINT_URL": state["endpoint"],
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_REGION": state["region"],
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+def lab_env(lab: Lab, site: Path) -> dict[str, str]:
+    """The lab's environment, with the raised read timeout (``site``) for ansible-inventory."""
+    return lab.env | {"PYTHONPATH": str(site)}
 
 
 def timed(command: list[str], workdir: Path, env: dict[str, str]) -> tuple[str, float, float]:
@@ -171,7 +133,7 @@ def sources(workdir: Path) -> dict[str, Path]:
 
 
 def build(
-    state: dict[str, Any],
+    lab: Lab,
     workdir: Path,
     source: Path,
     consumer: str = "list",
@@ -179,14 +141,14 @@ def build(
 ) -> dict[str, Any]:
     """Load an inventory once (``list``: ansible-inventory --list; ``hosts``: ansible all
     --list-hosts); time it and count the AWS calls it made."""
-    api(state["endpoint"], "calls/reset", {})
+    lab.reset_calls()
     command = (
         [str(BIN / "ansible-inventory"), "-i", str(source), "--list"]
         if consumer == "list"
         else [str(BIN / "ansible"), "-i", str(source), "all", "--list-hosts"]
     )
-    listed, wall, cpu = timed(command, workdir, lab_env(state, workdir / "site") | (extra_env or {}))
-    calls = Counter(f"{c['service']}:{c['action']}" for c in api(state["endpoint"], "calls")["calls"])
+    listed, wall, cpu = timed(command, workdir, lab_env(lab, workdir / "site") | (extra_env or {}))
+    calls = Counter(f"{c['service']}:{c['action']}" for c in lab.calls())
     if consumer == "list":
         hosts = len(json.loads(listed).get("_meta", {}).get("hostvars", {}))
     else:
@@ -195,12 +157,12 @@ def build(
     return {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "hosts": hosts, "calls": dict(calls)}
 
 
-def awx_script(state: dict[str, Any], workdir: Path, source: Path) -> Path:
+def awx_script(lab: Lab, workdir: Path, source: Path) -> Path:
     """The inventory as an AWX job receives it: the synced hosts, printed by a script."""
     exported, _wall, _cpu = timed(
         [str(BIN / "ansible-inventory"), "-i", str(source), "--list", "--export"],
         workdir,
-        lab_env(state, workdir / "site"),
+        lab_env(lab, workdir / "site"),
     )
     script = workdir / "awx-hosts"
     script.write_text(f"#! /usr/bin/env python3\nprint({exported.strip()!r})\n")
@@ -215,14 +177,12 @@ def median(runs: list[dict[str, Any]], key: str) -> float:
 Row = tuple[str, str, str, dict[str, Any]]
 
 
-def measure(
-    state: dict[str, Any], workdir: Path, paths: dict[str, Path], args: argparse.Namespace
-) -> list[Row]:
+def measure(lab: Lab, workdir: Path, paths: dict[str, Path], args: argparse.Namespace) -> list[Row]:
     """Cold builds of both plugins, then warm ones in rotating order, then the AWX and empty rows."""
     rows: list[Row] = []
     for plugin in ("careops_ec2", "aws_ec2"):
         print(f"cold build, {plugin}")
-        rows.append((plugin, "cold", "list", build(state, workdir, paths[plugin])))
+        rows.append((plugin, "cold", "list", build(lab, workdir, paths[plugin])))
     kinds = [(plugin, consumer) for plugin in ("careops_ec2", "aws_ec2") for consumer in ("hosts", "list")]
     for number in range(max(args.rounds, args.aws_rounds)):
         # Rotate the order, so neither plugin always runs first on a machine that is warming up.
@@ -230,14 +190,14 @@ def measure(
             if number >= (args.rounds if plugin == "careops_ec2" else args.aws_rounds):
                 continue
             print(f"warm build {number + 1}, {plugin}, {consumer}")
-            rows.append((plugin, "warm", consumer, build(state, workdir, paths[plugin], consumer)))
+            rows.append((plugin, "warm", consumer, build(lab, workdir, paths[plugin], consumer)))
     # The export reads the warm cache, as an AWX inventory sync within its cache timeout would.
-    script = awx_script(state, workdir, paths["careops_ec2"])
-    awx = build(state, workdir, script, "hosts", {"ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.script"})
+    script = awx_script(lab, workdir, paths["careops_ec2"])
+    awx = build(lab, workdir, script, "hosts", {"ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.script"})
     rows.append(("AWX job (synced careops_ec2 JSON, script)", "warm", "hosts", awx))
     (workdir / "empty.yml").write_text("---\nall:\n  hosts: {}\n")
     rows.append(
-        ("no host (Ansible's start-up)", "-", "hosts", build(state, workdir, workdir / "empty.yml", "hosts"))
+        ("no host (Ansible's start-up)", "-", "hosts", build(lab, workdir, workdir / "empty.yml", "hosts"))
     )
     return rows
 
@@ -300,7 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--aws-rounds", type=int, default=1, help="warm aws_ec2 builds (each costs minutes at 5,000)"
     )
-    parser.add_argument("--keep", action="store_true", help="leave the lab up and print its folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -309,16 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     (workdir / "site").mkdir(parents=True)
     (workdir / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
     paths = sources(workdir)
-    try:
-        state = lab_up(folder)
+    with start_lab(folder, f"bench{os.getpid()}", "--no-fleet") as lab:
         print(f"seeding {args.instances} instances")
-        seed_seconds = seed(state, args.instances)
-        rows = measure(state, workdir, paths, args)
-    finally:
-        if not args.keep:
-            lab_down(folder)
-    if args.keep:
-        print(f"lab left up: CAREOPS_LAB_DIR={folder} .venv/bin/python -m lab down")
+        seed_seconds = seed(lab, args.instances)
+        rows = measure(lab, workdir, paths, args)
     return report(rows, args, seed_seconds)
 
 

@@ -199,6 +199,3 @@ class InventoryModule(AwsEc2Inventory):
                 inventory.add_child(name, host)
             for variable, value in variables.items():
                 inventory.set_variable(name, variable, value)
-        for name, _hosts, _children, _vars in composed["groups"]:
-            if not inventory.groups[name].parent_groups:
-                inventory.add_child("all", name)
